@@ -1,0 +1,70 @@
+"""quanta: quantize any numeric data with the method that suits it, and measure what it cost.
+
+>>> import numpy as np, quanta as qa
+>>> x = np.sin(np.linspace(0, 2 * np.pi, 1000))
+>>> q = qa.Uniform(bits=8)
+>>> x_hat = q.quantize(x)
+>>> round(qa.measure(x, x_hat).snr_db)
+50
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
+from typing import Any
+
+from quanta.core import (
+    Encoded,
+    Quantizer,
+    Uniform,
+    available_quantizers,
+    from_config,
+    get_quantizer,
+    register_quantizer,
+)
+from quanta.errors import (
+    CorruptData,
+    DegenerateDataWarning,
+    InvalidInput,
+    InvalidParameter,
+    MismatchedEncoding,
+    NotFitted,
+    OutputError,
+    QuantaError,
+    UnsupportedFormat,
+)
+
+try:
+    __version__ = _version("quanta")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0+unknown"
+
+
+def decode(enc: Encoded) -> Any:
+    """Decode an :class:`Encoded` with the quantizer recorded in it (no other input needed)."""
+    if not isinstance(enc, Encoded):
+        raise InvalidInput(f"decode expects a quanta Encoded, got {type(enc).__name__}")
+    return from_config(enc.config).decode(enc)
+
+
+__all__ = [
+    "CorruptData",
+    "DegenerateDataWarning",
+    "Encoded",
+    "InvalidInput",
+    "InvalidParameter",
+    "MismatchedEncoding",
+    "NotFitted",
+    "OutputError",
+    "QuantaError",
+    "Quantizer",
+    "UnsupportedFormat",
+    "Uniform",
+    "__version__",
+    "available_quantizers",
+    "decode",
+    "from_config",
+    "get_quantizer",
+    "register_quantizer",
+]

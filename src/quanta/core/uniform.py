@@ -1,0 +1,401 @@
+"""Uniform scalar quantization: equally spaced levels, Q = round(x/Δ) or floor(x/Δ).
+
+Levels are ``offset + Δ·k`` for codes ``k = 0 … L−1``. The grid comes from
+either
+
+* ``bits`` and a range (learned by ``fit`` or given): ``L = 2**bits`` levels
+  spread over the range;
+* ``step`` and a range: levels on the multiples of Δ (mid-tread) or halfway
+  between them (mid-rise) that cover the range; ``L`` follows from the data;
+* ``bits`` and ``step``: a fixed grid centred on zero (fixed-point numbers);
+  ``fit`` learns nothing.
+
+``mode="mid-tread"`` puts a level on zero, ``"mid-rise"`` a decision
+threshold. When a learned range straddles zero, the grid is shifted by less
+than Δ/2 so that this holds exactly (as PyTorch does with its zero point).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+
+from quanta.core.base import Quantizer, check_bits, check_choice, compute_dtype
+from quanta.core.encoded import _to_numpy, code_dtype
+from quanta.core.granularity import Layout, check_granularity
+from quanta.errors import DegenerateDataWarning, InvalidParameter
+
+__all__ = ["Uniform"]
+
+_MODES = ("mid-tread", "mid-rise")
+_ROUNDINGS = ("nearest", "floor", "stochastic")
+_NAMED_RANGES = ("minmax", "symmetric", "mse")
+_MAX_CODE_BITS = 32
+_MSE_SAMPLE = 1 << 20
+_NUMBA_MIN_SIZE = 1 << 15
+
+
+class Uniform(Quantizer):
+    """Uniform quantizer with ``2**bits`` levels (or levels ``step`` apart).
+
+    Parameters
+    ----------
+    bits : int, optional
+        Bits per code, 1–16; 8 if neither ``bits`` nor ``step`` is given.
+    step : float, optional
+        Step Δ between levels, in the data's units.
+    range : {"minmax", "symmetric", "mse", "percentile:P"} or (lo, hi), optional
+        Range the levels cover: the data's min and max (the default), ±max|x|,
+        the clipping range that minimises the MSE on the data, the
+        ``100−P``-th to ``P``-th percentiles, or explicit bounds. Values
+        outside the range are clipped to the end levels.
+    mode : {"mid-tread", "mid-rise"}
+        A level at zero, or a decision threshold at zero.
+    rounding : {"nearest", "floor", "stochastic"}
+        ``nearest`` rounds half to even; ``floor`` computes Q = floor(x/Δ) over
+        the cells and reconstructs at the cell midpoint (the nearest level,
+        ties going up); ``stochastic`` rounds up with probability equal to
+        the distance from the lower level (unbiased), seeded by ``seed``.
+    signed : bool
+        Codes centred on zero (``−L/2 … L/2−1``) instead of ``0 … L−1``.
+    axis : int, optional
+        One scale per index along this axis (per-channel).
+    group_size : int, optional
+        One scale per group of this many consecutive values (in each
+        channel if ``axis`` is given).
+    nan : {"raise", "keep"}
+        Refuse NaN/Inf, or pass them through unquantized.
+    seed : int, optional
+        Seed of stochastic rounding.
+
+    Attributes
+    ----------
+    scale_ : ndarray
+        Step Δ per scale group.
+    offset_ : ndarray
+        Level of code 0 per scale group.
+    n_levels_ : int
+        Number of levels L.
+
+    Examples
+    --------
+    >>> import numpy as np, quanta as qa
+    >>> q = qa.Uniform(bits=2, range=(0.0, 3.0)).fit(np.zeros(1))
+    >>> q.encode(np.array([0.1, 1.4, 2.6, 9.0])).codes
+    array([0, 1, 3, 3], dtype=uint8)
+    >>> q.quantize(np.array([0.1, 1.4]))
+    array([0., 1.])
+    """
+
+    id = "uniform"
+    _fitted_attrs = ("scale_", "offset_", "n_levels_")
+
+    def __init__(
+        self,
+        bits: int | None = None,
+        *,
+        step: float | None = None,
+        range: Any = None,  # noqa: A002 - the natural name; shadows the builtin in here only
+        mode: str = "mid-tread",
+        rounding: str = "nearest",
+        signed: bool = False,
+        axis: int | None = None,
+        group_size: int | None = None,
+        nan: str = "raise",
+        seed: int | None = None,
+    ) -> None:
+        self.bits = bits
+        self.step = step
+        self.range = range
+        self.mode = mode
+        self.rounding = rounding
+        self.signed = signed
+        self.axis = axis
+        self.group_size = group_size
+        self.nan = nan
+        self.seed = seed
+
+    # ------------------------------------------------------------ parameters
+    @property
+    def _bits(self) -> int | None:
+        return 8 if self.bits is None and self.step is None else self.bits
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self.bits is not None:
+            check_bits(self.bits)
+        if self.step is not None:
+            if isinstance(self.step, bool) or not isinstance(self.step, int | float | np.number):
+                raise InvalidParameter(f"step must be a positive number, got {self.step!r}")
+            if not (math.isfinite(self.step) and self.step > 0):
+                raise InvalidParameter(f"step must be a positive finite number, got {self.step!r}")
+            if self.bits is not None and self.range is not None:
+                raise InvalidParameter(
+                    "give at most two of bits, step and range: bits and step fix the grid "
+                    "already (a fixed-point format); drop range, or drop step"
+                )
+            if self.range == "mse":
+                raise InvalidParameter("range='mse' searches a range for a number of bits; give bits, not step")
+        check_choice("mode", self.mode, _MODES)
+        check_choice("rounding", self.rounding, _ROUNDINGS)
+        if not isinstance(self.signed, bool):
+            raise InvalidParameter(f"signed must be True or False, got {self.signed!r}")
+        check_granularity(self.axis, self.group_size)
+        _parse_range(self.range)
+        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
+            raise InvalidParameter(f"seed must be an integer or None, got {self.seed!r}")
+
+    def _check_fitted_state(self) -> None:
+        self.scale_ = np.asarray(self.scale_, dtype=np.float64)
+        self.offset_ = np.asarray(self.offset_, dtype=np.float64)
+        self.n_levels_ = int(self.n_levels_)
+        if self.scale_.shape != self.offset_.shape or not np.all(self.scale_ > 0):
+            raise InvalidParameter("fitted scale_ must be positive and shaped like offset_")
+        if not 1 <= self.n_levels_ <= 1 << _MAX_CODE_BITS:
+            raise InvalidParameter(f"fitted n_levels_ out of range: {self.n_levels_}")
+
+    @property
+    def code_bits(self) -> int:
+        """Fixed-length bits per code (needs a fitted quantizer in ``step`` mode)."""
+        if self._bits is not None:
+            return int(self._bits)
+        self._check_fitted()
+        return max(1, math.ceil(math.log2(self.n_levels_)))
+
+    # ------------------------------------------------------------------- fit
+    def _fit(self, x: Any, xp: Any) -> None:
+        layout = Layout.of(tuple(x.shape), self.axis, self.group_size)
+        bits = self._bits
+        if bits is not None and self.step is not None:
+            n = 1 << bits
+            shift = n // 2 if self.mode == "mid-tread" else n // 2 - 0.5
+            self.scale_ = np.full(layout.param_shape, float(self.step))
+            self.offset_ = np.full(layout.param_shape, -shift * float(self.step))
+            self.n_levels_ = n
+            return
+        rows = [np.asarray(_to_numpy(r)) for r in layout.rows(x, xp)]
+        spec = _parse_range(self.range)
+        if spec[0] == "mse":
+            pairs = [_mse_range(r, bits, self.mode) for r in rows]
+        else:
+            pairs = [_row_range(r, spec) for r in rows]
+        lo = layout.params_from_rows([p[0] for p in pairs])
+        hi = layout.params_from_rows([p[1] for p in pairs])
+        if np.all(lo == hi):
+            warnings.warn(
+                f"the data are constant ({lo.flat[0]!r}); every value maps to one level",
+                DegenerateDataWarning,
+                stacklevel=3,
+            )
+        if bits is not None:
+            self.scale_, self.offset_ = _grid_from_bits(lo, hi, 1 << bits, self.mode)
+            self.n_levels_ = 1 << bits
+        else:
+            self.scale_, self.offset_, self.n_levels_ = _grid_from_step(lo, hi, float(self.step), self.mode)
+
+    # ---------------------------------------------------------- encode/decode
+    def _encode(self, x: Any, xp: Any) -> tuple[Any, dict[str, Any], int]:
+        layout = Layout.of(tuple(x.shape), self.axis, self.group_size)
+        if self.scale_.shape != layout.param_shape:
+            raise InvalidParameter(
+                f"this quantizer was fitted with scale shape {self.scale_.shape}, but data of "
+                f"shape {tuple(x.shape)} need {layout.param_shape}; fit it on data of this shape"
+            )
+        n = self.n_levels_
+        bits = self.code_bits
+        shift = n // 2 if self.signed else 0
+        out_dtype = code_dtype(bits, signed=self.signed)
+        params = {"scale": self.scale_, "offset": self.offset_, "n_levels": n, "signed": self.signed}
+        if xp is np and layout.per_tensor and self.rounding != "stochastic" and _numba_eligible(x):
+            from quanta.core._kernels import uniform_encode
+
+            codes = np.empty(x.shape, dtype=out_dtype)
+            cdt = x.dtype.type
+            uniform_encode(
+                np.ascontiguousarray(x).reshape(-1), cdt(self.offset_), cdt(self.scale_), cdt(0.5),
+                float(n - 1), shift, self.rounding == "floor", codes.reshape(-1),
+            )
+            return codes, params, bits
+
+        cdt = compute_dtype(xp, x.dtype)
+        dev = _device(x)
+        scale = xp.asarray(self.scale_, dtype=cdt, device=dev)
+        offset = xp.asarray(self.offset_, dtype=cdt, device=dev)
+        arrays = [xp.astype(x, cdt) if x.dtype != cdt else x]
+        if self.rounding == "stochastic":
+            rng = np.random.default_rng(self.seed)
+            noise = rng.random(tuple(x.shape), dtype=np.float64 if cdt == xp.float64 else np.float32)
+            arrays.append(xp.asarray(noise, device=dev))
+        rounding = self.rounding
+        top = float(n - 1)
+
+        def to_codes(v: Any, *rest: Any) -> Any:
+            *noise_part, s, o = rest
+            t = (v - o) / s
+            if rounding == "nearest":
+                t = xp.round(t)
+            elif rounding == "floor":
+                t = xp.floor(t + 0.5)
+            else:
+                t = xp.floor(t + noise_part[0])
+            return xp.clip(t, 0.0, top)
+
+        levels = layout.apply(to_codes, arrays, [scale, offset], xp)
+        if shift:
+            levels = levels - shift
+        return xp.astype(levels, getattr(xp, out_dtype.name)), params, bits
+
+    def _decode(self, codes: Any, params: dict[str, Any], xp: Any) -> Any:
+        n = int(params["n_levels"])
+        shift = n // 2 if params["signed"] else 0
+        scale_np = np.asarray(params["scale"], dtype=np.float64)
+        layout = Layout.of(tuple(codes.shape), self.axis, self.group_size)
+        if scale_np.shape != layout.param_shape:
+            raise InvalidParameter(
+                f"encoded scale shape {scale_np.shape} does not match this quantizer's "
+                f"granularity (axis={self.axis}, group_size={self.group_size})"
+            )
+        cdt = xp.float64
+        dev = _device(codes)
+        scale = xp.asarray(scale_np, dtype=cdt, device=dev)
+        offset = xp.asarray(np.asarray(params["offset"], dtype=np.float64), dtype=cdt, device=dev)
+        k = xp.astype(codes, cdt)
+        if shift:
+            k = k + shift
+        return layout.apply(lambda c, s, o: o + s * c, [k], [scale, offset], xp)
+
+
+def _device(x: Any) -> Any:
+    import array_api_compat
+
+    return array_api_compat.device(x)
+
+
+def _numba_eligible(x: np.ndarray) -> bool:
+    return x.dtype in (np.float32, np.float64) and x.size >= _NUMBA_MIN_SIZE
+
+
+# ------------------------------------------------------------------ ranges
+def _parse_range(spec: Any) -> tuple[Any, ...]:
+    """``("minmax",)``, ``("symmetric",)``, ``("mse",)``, ``("percentile", P)`` or ``("explicit", lo, hi)``."""
+    if spec is None:
+        return ("minmax",)
+    if isinstance(spec, str):
+        if spec in _NAMED_RANGES:
+            return (spec,)
+        if spec.startswith("percentile:"):
+            try:
+                p = float(spec.split(":", 1)[1])
+            except ValueError:
+                p = math.nan
+            if not 50.0 < p <= 100.0:
+                raise InvalidParameter(f"percentile range must be 'percentile:P' with 50 < P <= 100, got {spec!r}")
+            return ("percentile", p)
+        raise InvalidParameter(
+            f"range must be 'minmax', 'symmetric', 'mse', 'percentile:P' or (lo, hi); got {spec!r}"
+        )
+    if isinstance(spec, list | tuple | np.ndarray) and len(spec) == 2:
+        try:
+            lo, hi = float(spec[0]), float(spec[1])
+        except (TypeError, ValueError):
+            lo = hi = math.nan
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise InvalidParameter(f"range bounds must be finite numbers, got {spec!r}")
+        if lo >= hi:
+            raise InvalidParameter(f"range must have lo < hi, got ({lo}, {hi})")
+        return ("explicit", lo, hi)
+    raise InvalidParameter(f"range must be a name or a (lo, hi) pair, got {spec!r}")
+
+
+def _row_range(rows: np.ndarray, spec: tuple[Any, ...]) -> tuple[np.ndarray, np.ndarray]:
+    kind = spec[0]
+    k = rows.shape[0]
+    if kind == "explicit":
+        return np.full(k, spec[1]), np.full(k, spec[2])
+    if kind == "minmax":
+        return rows.min(axis=1).astype(np.float64), rows.max(axis=1).astype(np.float64)
+    if kind == "symmetric":
+        a = np.abs(rows.astype(np.float64)).max(axis=1)
+        return -a, a
+    p = spec[1]
+    lo, hi = np.percentile(rows, [100.0 - p, p], axis=1)
+    return lo.astype(np.float64), hi.astype(np.float64)
+
+
+def _mse_range(rows: np.ndarray, bits: int, mode: str) -> tuple[np.ndarray, np.ndarray]:
+    """Clipping range per row that minimises the quantization MSE at ``bits`` bits.
+
+    The min/max range is shrunk towards the row's median by a factor α; α is
+    searched on a coarse grid, then refined around the best value. Rows longer
+    than 2**20 values are searched on an evenly strided subsample.
+    """
+    data = rows.astype(np.float64)
+    if data.shape[1] > _MSE_SAMPLE:
+        stride = -(-data.shape[1] // _MSE_SAMPLE)
+        data = data[:, ::stride]
+    lo, hi = data.min(axis=1), data.max(axis=1)
+    med = np.median(data, axis=1)
+    n = 1 << bits
+
+    def mse_at(alpha: np.ndarray) -> np.ndarray:
+        a_lo = med + alpha * (lo - med)
+        a_hi = med + alpha * (hi - med)
+        scale, offset = _grid_from_bits(a_lo, a_hi, n, mode)
+        codes = np.clip(np.round((data - offset[:, None]) / scale[:, None]), 0, n - 1)
+        return np.mean((data - (offset[:, None] + scale[:, None] * codes)) ** 2, axis=1)
+
+    best_alpha = np.ones(len(lo))
+    best_mse = mse_at(best_alpha)
+    for grid in (np.linspace(0.05, 1.0, 20), None):
+        if grid is None:  # refine around the best coarse value
+            grid_rows = best_alpha[:, None] + np.linspace(-0.05, 0.05, 21)[None, :]
+        else:
+            grid_rows = np.broadcast_to(grid, (len(lo), len(grid)))
+        for j in range(grid_rows.shape[1]):
+            alpha = np.clip(grid_rows[:, j], 1e-3, 1.0)
+            err = mse_at(alpha)
+            better = err < best_mse
+            best_mse = np.where(better, err, best_mse)
+            best_alpha = np.where(better, alpha, best_alpha)
+    return med + best_alpha * (lo - med), med + best_alpha * (hi - med)
+
+
+# -------------------------------------------------------------------- grids
+def _grid_from_bits(lo: np.ndarray, hi: np.ndarray, n: int, mode: str) -> tuple[np.ndarray, np.ndarray]:
+    """Step and level-0 value of ``n`` levels covering ``[lo, hi]`` (arrays of any shape)."""
+    lo = np.asarray(lo, dtype=np.float64)
+    hi = np.asarray(hi, dtype=np.float64)
+    width = hi - lo
+    constant = width <= 0
+    cells = (n - 1) if mode == "mid-tread" else n
+    # A constant group gets any positive step with a level exactly on its value.
+    fallback = np.where(lo != 0, np.abs(lo), 1.0) / max(cells, 1)
+    scale = np.where(constant, fallback, width / max(cells, 1))
+    straddles = (lo < 0) & (hi > 0)
+    if mode == "mid-tread":
+        nudged = -np.round(-lo / scale) * scale
+        offset = np.where(straddles, nudged, lo)
+    else:
+        edge = np.where(straddles, -np.round(-lo / scale) * scale, lo)
+        offset = np.where(constant, lo, edge + scale / 2)
+    return scale, offset
+
+
+def _grid_from_step(lo: np.ndarray, hi: np.ndarray, step: float, mode: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """Levels on the step grid covering ``[lo, hi]``: step, level-0 value and level count."""
+    if mode == "mid-tread":
+        kmin, kmax = np.round(lo / step), np.round(hi / step)
+        offset = kmin * step
+    else:
+        kmin, kmax = np.floor(lo / step), np.floor(hi / step)
+        offset = (kmin + 0.5) * step
+    count = float(np.max(kmax - kmin)) + 1
+    if count > 2.0**_MAX_CODE_BITS:
+        raise InvalidParameter(
+            f"step {step!r} over the data's range needs {count:.3g} levels, more than 2**32; "
+            f"use a larger step, or bits="
+        )
+    return np.full(np.shape(lo), step), offset, int(count)
