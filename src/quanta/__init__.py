@@ -15,7 +15,10 @@ from importlib.metadata import version as _version
 from typing import Any
 
 from quanta.core import (
+    ALaw,
+    Codebook,
     Encoded,
+    MuLaw,
     Quantizer,
     Uniform,
     available_quantizers,
@@ -49,6 +52,9 @@ def decode(enc: Encoded) -> Any:
 
 
 __all__ = [
+    "ALaw",
+    "Codebook",
+    "MuLaw",
     "CorruptData",
     "DegenerateDataWarning",
     "Encoded",

@@ -249,6 +249,15 @@ class Quantizer:
 
     __hash__ = None  # type: ignore[assignment]
 
+    @classmethod
+    def sweep_variants(cls, bits: int) -> list[tuple[str, Quantizer]]:
+        """The configurations the analysis sweep tries at ``bits`` bits: ``(label, quantizer)``.
+
+        A quantizer that needs more than a bit depth to be built (a codebook,
+        a wrapper) returns ``[]`` and is left out of the sweep.
+        """
+        return []
+
     # ----------------------------------------------------------------- hooks
     def _check_params(self) -> None:
         check_choice("nan", self.nan, _NAN_POLICIES)

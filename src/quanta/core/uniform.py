@@ -118,6 +118,11 @@ class Uniform(Quantizer):
         self.nan = nan
         self.seed = seed
 
+    @classmethod
+    def sweep_variants(cls, bits: int) -> list[tuple[str, Quantizer]]:
+        """Min/max range, and the MSE-optimal clipping range."""
+        return [("uniform", cls(bits)), ("uniform-mse", cls(bits, range="mse"))]
+
     # ------------------------------------------------------------ parameters
     @property
     def _bits(self) -> int | None:
