@@ -14,6 +14,7 @@ from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _version
 from typing import Any
 
+from quanta import datasets, metrics
 from quanta.core import (
     ALaw,
     Codebook,
@@ -37,6 +38,7 @@ from quanta.errors import (
     QuantaError,
     UnsupportedFormat,
 )
+from quanta.metrics import Measurement, measure
 
 try:
     __version__ = _version("quanta")
@@ -60,6 +62,7 @@ __all__ = [
     "Encoded",
     "InvalidInput",
     "InvalidParameter",
+    "Measurement",
     "MismatchedEncoding",
     "NotFitted",
     "OutputError",
@@ -69,8 +72,11 @@ __all__ = [
     "Uniform",
     "__version__",
     "available_quantizers",
+    "datasets",
     "decode",
     "from_config",
     "get_quantizer",
+    "measure",
+    "metrics",
     "register_quantizer",
 ]
