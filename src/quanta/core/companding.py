@@ -65,7 +65,7 @@ class _Companding(Quantizer):
         n = 1 << self.bits
         codes = xp.clip(xp.floor((y + 1.0) * (n / 2)), 0.0, float(n - 1))
         out = getattr(xp, code_dtype(self.bits).name)
-        return xp.astype(codes, out), {"peak": np.float64(self.peak_)}, self.bits
+        return xp.astype(codes, out), {"peak": np.asarray(self.peak_, dtype=np.float64)}, self.bits
 
     def _decode(self, codes: Any, params: dict[str, Any], xp: Any) -> Any:
         n = 1 << self.bits

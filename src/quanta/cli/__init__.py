@@ -1,0 +1,1 @@
+"""The ``quanta`` command: parsing, printing and exit codes only (no quantization logic)."""

@@ -1,0 +1,297 @@
+"""The ``quanta`` subcommands: each reads options, calls the library, prints the result."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from quanta.cli import render
+from quanta.errors import InvalidParameter
+
+
+def _method_names() -> list[str]:
+    from quanta.core.registry import available_quantizers
+
+    return list(available_quantizers())
+
+
+def _parse_levels(text: str) -> int | list[float]:
+    try:
+        if "," in text:
+            return [float(v) for v in text.split(",") if v.strip()]
+        return int(text)
+    except ValueError:
+        raise InvalidParameter(
+            f"--levels takes a count (e.g. 16) or comma-separated levels (e.g. -1,0,0.5,2); got {text!r}"
+        ) from None
+
+
+def _parse_range(text: str) -> Any:
+    if "," in text:
+        parts = text.split(",")
+        try:
+            lo, hi = (float(p) for p in parts)
+        except ValueError:
+            raise InvalidParameter(f"--range LO,HI needs two numbers, got {text!r}") from None
+        return (lo, hi)
+    return text
+
+
+def _parse_param(text: str) -> tuple[str, Any]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise InvalidParameter(f"--param takes NAME=VALUE (VALUE as JSON: 255, 0.5, \"x\", [1,2]); got {text!r}")
+    try:
+        return name.replace("-", "_"), json.loads(value)
+    except json.JSONDecodeError:
+        return name.replace("-", "_"), value
+
+
+def build_quantizer(method: str, given: dict[str, Any], extra: tuple[str, ...]) -> Any:
+    """The quantizer ``method`` with the options the user gave; unknown options are errors.
+
+    An option applies to a method when the method's constructor has a parameter
+    of that name, so a newly registered quantizer needs no edit here.
+    """
+    from quanta.core.registry import get_quantizer
+
+    cls = get_quantizer(method)
+    accepted = set(cls._param_names())
+    params = {k: v for k, v in given.items() if v is not None}
+    params.update(_parse_param(p) for p in extra)
+    foreign = sorted(k for k in params if k not in accepted)
+    if foreign:
+        flags = ", ".join("--" + k.replace("_", "-") for k in foreign)
+        allowed = ", ".join(sorted(accepted))
+        raise InvalidParameter(f"{flags} does not apply to --method {method} (its parameters: {allowed})")
+    try:
+        return cls(**params)
+    except TypeError as exc:  # a required parameter is missing (e.g. codebook levels)
+        raise InvalidParameter(f"--method {method}: {exc}; see `quanta methods`") from None
+
+
+def _progress_callback(enabled: bool):
+    """A sweep progress callback that shows a Rich bar once the work has taken over a second."""
+    if not enabled:
+        return None, lambda: None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    state: dict[str, Any] = {"start": time.perf_counter(), "bar": None, "task": None}
+
+    def callback(done: int, total: int, label: str) -> None:
+        if state["bar"] is None:
+            if time.perf_counter() - state["start"] < 1.0:
+                return
+            bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                           TimeRemainingColumn(), console=render.stderr_console(), transient=True)
+            bar.start()
+            state["bar"], state["task"] = bar, bar.add_task("sweeping", total=total)
+        state["bar"].update(state["task"], completed=done, total=total, description=label)
+
+    def close() -> None:
+        if state["bar"] is not None:
+            state["bar"].stop()
+
+    return callback, close
+
+
+# ------------------------------------------------------------------ analyze
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--target-psnr", type=float, metavar="DB", help="Cheapest method reaching this PSNR (dB).")
+@click.option("--target-snr", type=float, metavar="DB", help="Cheapest method reaching this SNR (dB).")
+@click.option("--max-error", type=float, metavar="E", help="Cheapest method whose max |error| <= E.")
+@click.option("--max-mse", type=float, metavar="E", help="Cheapest method whose MSE <= E.")
+@click.option("--bits", type=click.IntRange(1, 16), metavar="B", help="Best method at B bits/sample.")
+@click.option("--rate", type=click.Choice(["fixed", "entropy"]), default="fixed", show_default=True,
+              help="Rate that 'cheapest' minimises: fixed-length codes or their entropy.")
+@click.option("--data-range", type=float, metavar="R", help="Peak-to-peak range for PSNR [default: data max-min].")
+@click.option("--plots", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Write PNG plots here (histogram with levels, error histogram, rate-distortion).")
+@click.option("--key", metavar="NAME", help="Array to read from an .npz file.")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON only.")
+def analyze(file: Path, target_psnr, target_snr, max_error, max_mse, bits, rate, data_range, plots,
+            key, as_json) -> None:
+    """Profile FILE's data, sweep every method over 1-16 bits, and recommend one.
+
+    \b
+    Examples:
+      quanta analyze photo.png --target-psnr 40
+      quanta analyze speech.wav --target-snr 30 --plots plots/
+      quanta analyze weights.npz --key fc1 --bits 4 --json
+    """
+    from quanta.analysis import analyze as run_analysis
+    from quanta.io import read
+
+    x, info = read(file, key=key)
+    targets = {"target_psnr": target_psnr, "target_snr": target_snr, "max_error": max_error,
+               "max_mse": max_mse, "bits": bits}
+    targets = {k: v for k, v in targets.items() if v is not None}
+    if plots is not None:
+        _check_dir(plots)
+    callback, close = _progress_callback(not as_json)
+    try:
+        result = run_analysis(x, data_range=data_range, progress=callback)
+    finally:
+        close()
+    recommendation = result.recommend(**targets, rate=rate) if targets else None
+    written = _write_plots(x, result, recommendation, plots) if plots is not None else []
+    if as_json:
+        payload = {"file": str(file), "format": info.format, **result.to_dict(),
+                   "recommendation": recommendation.to_dict() if recommendation else None,
+                   "plots": [str(p) for p in written]}
+        render.print_json(payload)
+        return
+    render.analysis(file, info, result, recommendation, written)
+
+
+def _check_dir(path: Path) -> None:
+    from quanta.errors import OutputError
+
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"--plots {path} is a file, not a directory")
+    if not path.parent.exists():
+        raise OutputError(f"directory '{path.parent}/' does not exist; create it first")
+    path.mkdir(exist_ok=True)
+
+
+def _write_plots(x, result, recommendation, directory: Path) -> list[Path]:
+    from quanta.analysis import plots
+
+    chosen = recommendation.quantizer() if recommendation else result.best_overall().quantizer()
+    x_hat = chosen.quantize(x)
+    return [
+        plots.plot_histogram(x, chosen, directory / "histogram.png"),
+        plots.plot_error_histogram(x, x_hat, directory / "error-histogram.png"),
+        plots.plot_rate_distortion(result, directory / "rate-distortion.png"),
+    ]
+
+
+# ----------------------------------------------------------------- quantize
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write the quantized data; its extension picks the format.")
+@click.option("-m", "--method", default="uniform", show_default=True, metavar="NAME",
+              help="Quantizer id; `quanta methods` lists them.")
+@click.option("--bits", type=int, metavar="B", help="Bits per code (1-16) [uniform default: 8].")
+@click.option("--step", type=float, metavar="D", help="Uniform: step between levels.")
+@click.option("--range", "range_", metavar="R",
+              help="Uniform: minmax | symmetric | mse | percentile:99.9 | LO,HI.")
+@click.option("--mode", type=click.Choice(["mid-tread", "mid-rise"]), help="Uniform: level or threshold at 0.")
+@click.option("--rounding", type=click.Choice(["nearest", "floor", "stochastic"]), help="Uniform rounding.")
+@click.option("--signed/--unsigned", default=None, help="Uniform: codes centred on zero.")
+@click.option("--axis", type=int, metavar="A", help="One scale per index along axis A (per channel).")
+@click.option("--group-size", type=int, metavar="G", help="One scale per G consecutive values.")
+@click.option("--levels", metavar="N|L1,L2,..", help="lloyd-max: level count; codebook: the levels.")
+@click.option("--nan", type=click.Choice(["raise", "keep"]), help="Refuse NaN/Inf, or pass them through.")
+@click.option("--seed", type=int, metavar="S", help="Seed of stochastic rounding.")
+@click.option("--param", "extra", multiple=True, metavar="NAME=VALUE",
+              help="Any other parameter, VALUE as JSON (e.g. --param mu=100). Repeatable.")
+@click.option("--save-encoded", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH",
+              help="Also write the codes and side information (quanta Encoded bytes).")
+@click.option("--data-range", type=float, metavar="R", help="Peak-to-peak range for PSNR [default: data max-min].")
+@click.option("--key", metavar="NAME", help="Array to read from an .npz file.")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON only.")
+def quantize(file: Path, output: Path, method: str, bits, step, range_, mode, rounding, signed, axis,
+             group_size, levels, nan, seed, extra, save_encoded, data_range, key, as_json) -> None:
+    """Quantize FILE with one method, write the result to OUTPUT, and report the cost.
+
+    OUTPUT holds the data as the decoder sees them, in OUTPUT's format (same
+    shape; audio keeps its sample rate and subtype, images stay 8-bit).
+
+    \b
+    Examples:
+      quanta quantize terrain.npy -o t4.npy --method lloyd-max --bits 4
+      quanta quantize photo.png -o p.png --bits 3 --axis -1
+      quanta quantize speech.wav -o s.wav --method mu-law --bits 8
+      quanta quantize w.npy -o wq.npy --bits 4 --axis 0 --group-size 128 --range mse
+    """
+    from quanta.io import read, write
+    from quanta.io._atomic import atomic_write, check_output_path
+    from quanta.metrics import measure
+
+    given = {"bits": bits, "step": step, "range": _parse_range(range_) if range_ else None,
+             "mode": mode, "rounding": rounding, "signed": signed, "axis": axis,
+             "group_size": group_size, "levels": _parse_levels(levels) if levels else None,
+             "nan": nan, "seed": seed}
+    quantizer = build_quantizer(method, given, extra)
+    check_output_path(output)
+    if save_encoded is not None:
+        check_output_path(save_encoded)
+    x, info = read(file, key=key)
+    start = time.perf_counter()
+    quantizer.fit(x)
+    enc = quantizer.encode(x)
+    x_hat = quantizer.decode(enc)
+    seconds = time.perf_counter() - start
+    report = measure(x, x_hat, enc, data_range=data_range)
+    out_info = info if _same_format(file, output, info) else None
+    write(output, x_hat, out_info)
+    if save_encoded is not None:
+        with atomic_write(save_encoded) as f:
+            f.write(enc.to_bytes())
+    if as_json:
+        render.print_json({"input": str(file), "output": str(output), "method": method,
+                           "quantizer": quantizer.get_config(), "seconds": seconds,
+                           "measurement": report.to_dict(),
+                           "encoded": str(save_encoded) if save_encoded else None})
+        return
+    render.quantized(file, output, quantizer, report, seconds, save_encoded)
+
+
+def _same_format(src: Path, dst: Path, info: Any) -> bool:
+    from quanta.io._info import format_from_suffix
+
+    return format_from_suffix(dst) == info.format
+
+
+# --------------------------------------------------------------------- demo
+@click.command()
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("quanta-demo"), show_default=True, help="Directory for the report.")
+@click.option("--target-psnr", type=float, default=40.0, show_default=True, metavar="DB",
+              help="Quality the recommendation must reach on the photo and the terrain.")
+def demo(output: Path, target_psnr: float) -> None:
+    """Run analyze -> recommend -> quantize on the bundled real samples; write a report.
+
+    The report (index.html with embedded plots, report.md, summary.json, and
+    each sample quantized in its own format) goes to OUTPUT.
+    """
+    from quanta.analysis import run_demo
+
+    if not output.parent.exists():
+        from quanta.errors import OutputError
+
+        raise OutputError(f"directory '{output.parent}/' does not exist; create it first")
+    callback, close = _progress_callback(True)
+    try:
+        index = run_demo(output, target_psnr=target_psnr, progress=callback)
+    finally:
+        close()
+    render.demo_done(index)
+
+
+# ------------------------------------------------------------------ methods
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON only.")
+def methods(as_json: bool) -> None:
+    """List the quantization methods (--method NAME) and their parameters."""
+    from quanta.core.registry import available_quantizers
+
+    rows = []
+    for qid, cls in available_quantizers().items():
+        sig = inspect.signature(cls.__init__)
+        params = {name: (None if p.default is inspect.Parameter.empty else p.default)
+                  for name, p in sig.parameters.items() if name != "self"}
+        doc = (inspect.getdoc(cls) or "").splitlines()[0]
+        rows.append({"method": qid, "summary": doc, "parameters": params})
+    if as_json:
+        render.print_json(rows)
+        return
+    render.methods(rows)

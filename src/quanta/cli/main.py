@@ -1,0 +1,72 @@
+"""Entry point of the ``quanta`` command: the command group, errors and exit codes.
+
+User mistakes (any :class:`~quanta.errors.QuantaError`, bad options) print one
+line ``quanta: error: ...`` on stderr and exit with status 2, without a
+traceback; a ``--json`` run prints nothing but JSON on stdout.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from quanta.errors import QuantaError
+
+EXIT_USER_ERROR = 2
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="quanta", prog_name="quanta", message="%(prog)s %(version)s")
+def cli() -> None:
+    """Quantize numeric data with the method that suits it, and measure what it cost.
+
+    \b
+    The workflow:
+      quanta analyze DATA --target-psnr 40     profile the data, sweep every method
+                                               over 1-16 bits, recommend the cheapest
+      quanta quantize DATA -o OUT --method lloyd-max --bits 5
+                                               quantize, write the result, report the cost
+      quanta demo                              the whole workflow on bundled real data
+
+    DATA is .npy, .npz, .csv/.txt, .wav/.flac or .png/.jpg (told by content).
+    Run `quanta COMMAND --help` for each command's options and examples.
+    """
+
+
+def _register_commands() -> None:
+    from quanta.cli.commands import analyze, demo, methods, quantize
+
+    for command in (analyze, quantize, demo, methods):
+        cli.add_command(command)
+
+
+_register_commands()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the command line; exit 2 with one line on stderr for a user error."""
+    try:
+        cli.main(args=argv, prog_name="quanta", standalone_mode=False)
+    except QuantaError as exc:
+        _fail(str(exc))
+    except click.exceptions.NoArgsIsHelpError as exc:  # pragma: no cover - click >= 8.2
+        click.echo(exc.ctx.get_help() if exc.ctx else str(exc), err=True)
+        sys.exit(EXIT_USER_ERROR)
+    except click.UsageError as exc:
+        hint = f"\nTry '{exc.ctx.command_path} --help' for help." if exc.ctx else ""
+        _fail(f"{exc.format_message()}{hint}")
+    except click.ClickException as exc:  # e.g. a missing input file
+        _fail(exc.format_message())
+    except click.exceptions.Abort:
+        click.echo("quanta: aborted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("quanta: interrupted", err=True)
+        sys.exit(130)
+    sys.exit(0)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"quanta: error: {message}", err=True)
+    sys.exit(EXIT_USER_ERROR)

@@ -1,0 +1,124 @@
+"""How the ``quanta`` command prints: Rich tables for people, JSON for scripts."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+_out = Console(highlight=False, soft_wrap=True)
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True)
+
+
+def print_json(payload: Any) -> None:
+    """JSON on stdout; non-finite floats become null (strict JSON has no Infinity)."""
+    print(json.dumps(_finite(payload), indent=2, allow_nan=False))
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def _db(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return "inf" if math.isinf(value) else f"{value:.2f}"
+
+
+def quantized(src: Path, dst: Path, quantizer: Any, report: Any, seconds: float,
+              encoded: Path | None) -> None:
+    table = Table(title=f"{src} -> {dst}", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    rows = [
+        ("quantizer", repr(quantizer)),
+        ("samples", f"{report.n:,}"),
+        ("bits/sample (fixed)", f"{report.bits_per_sample:.4g}  (codes {report.code_bits} + side info "
+                                f"{report.side_bits:,} bits)"),
+        ("bits/sample (entropy)", f"{report.entropy_bits_per_sample:.4g}"),
+        ("compression", f"{report.compression_ratio:.3g}x vs {report.original_bits_per_sample}-bit input"),
+        ("MSE", _fmt(report.mse)),
+        ("SNR", f"{_db(report.snr_db)} dB"),
+        ("PSNR", f"{_db(report.psnr_db)} dB (range {_fmt(report.data_range)})"),
+        ("max |error|", _fmt(report.max_abs_error)),
+        ("time", f"{seconds:.3f} s"),
+    ]
+    if encoded is not None:
+        rows.append(("encoded", str(encoded)))
+    for name, value in rows:
+        table.add_row(name, value)
+    _out.print(table)
+
+
+def analysis(src: Path, info: Any, result: Any, recommendation: Any, plots: list[Path]) -> None:
+    p = result.profile
+    prof = Table(title=f"{src} ({info.format}, shape {tuple(p.shape)}, {p.dtype})", show_header=False,
+                 title_justify="left")
+    prof.add_column(style="bold")
+    prof.add_column()
+    for name, value in [
+        ("min / max", f"{_fmt(p.min)} / {_fmt(p.max)}"),
+        ("mean / std", f"{_fmt(p.mean)} / {_fmt(p.std)}"),
+        ("dynamic range", f"{_db(p.dynamic_range_db)} dB"),
+        ("skewness / excess kurtosis", f"{_fmt(p.skewness, 3)} / {_fmt(p.kurtosis, 3)}"),
+        ("exact zeros", f"{100 * p.zero_fraction:.2f} %"),
+    ]:
+        prof.add_row(name, value)
+    _out.print(prof)
+
+    rows = result.rows
+    labels = list(dict.fromkeys(r.method for r in rows))
+    sweep = Table(title="SNR (dB) by method and bits" + (
+        f" — measured on a random sample of {result.sampled:,} values" if result.sampled else ""),
+        title_justify="left")
+    sweep.add_column("bits", justify="right")
+    for label in labels:
+        sweep.add_column(label, justify="right")
+    by_key = {(r.method, r.bits): r for r in rows}
+    for b in sorted({r.bits for r in rows}):
+        cells = [_db(by_key[(m, b)].snr_db) if (m, b) in by_key else "-" for m in labels]
+        sweep.add_row(str(b), *cells)
+    _out.print(sweep)
+    if recommendation is not None:
+        _out.print(f"[bold]recommendation:[/bold] {recommendation.reason}")
+        _out.print(f"  quanta quantize {src} -o OUT {recommendation.cli_options()}")
+    for path in plots:
+        _out.print(f"plot: {path}")
+
+
+def methods(rows: list[dict[str, Any]]) -> None:
+    table = Table(title="quantization methods (quanta quantize --method NAME)", title_justify="left")
+    table.add_column("method", style="bold")
+    table.add_column("what it does")
+    table.add_column("parameters (default)")
+    for row in rows:
+        params = ", ".join(f"{k}={v!r}" if v is not None else k for k, v in row["parameters"].items())
+        table.add_row(row["method"], row["summary"], params)
+    _out.print(table)
+
+
+def demo_done(index: Path) -> None:
+    _out.print(f"demo report written to [bold]{index.parent}/[/bold] — open {index}")
