@@ -282,6 +282,11 @@ class Quantizer:
                 f"or .quantize(data) which fits and quantizes"
             )
 
+    #: Set by quantizers whose fit needs the data's shape (per-channel ranges):
+    #: under ``nan="keep"`` they get non-finite values replaced by NaN, in place,
+    #: instead of the finite values alone, flattened.
+    _fit_keeps_shape: ClassVar[bool] = False
+
     def _finite_values(self, x: Any, xp: Any) -> Any:
         """The data to fit on: all of it, or its finite values under ``nan='keep'``."""
         if all_finite(x, xp):
@@ -290,10 +295,11 @@ class Quantizer:
         n_bad = int(xp.sum(xp.astype(bad, xp.int64)))
         if self.nan != "keep":
             raise InvalidInput(_nan_message(n_bad, x))
-        finite = x[~bad]
-        if math.prod(finite.shape) == 0:
+        if n_bad == math.prod(x.shape):
             raise InvalidInput("x has no finite values; there is nothing to fit on")
-        return finite
+        if self._fit_keeps_shape:
+            return xp.where(bad, xp.asarray(float("nan"), dtype=x.dtype), x)
+        return x[~bad]
 
     def _split_nonfinite(self, x: Any, xp: Any) -> tuple[np.ndarray, np.ndarray, Any] | None:
         """``None`` if every value is finite (the common case, and the fast one)."""

@@ -92,6 +92,7 @@ class Uniform(Quantizer):
 
     id = "uniform"
     _fitted_attrs = ("scale_", "offset_", "n_levels_")
+    _fit_keeps_shape = True
 
     def __init__(
         self,
@@ -316,18 +317,25 @@ def _parse_range(spec: Any) -> tuple[Any, ...]:
 
 
 def _row_range(rows: np.ndarray, spec: tuple[Any, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Range of each row; NaN (non-finite values kept aside by ``nan="keep"``) are ignored."""
     kind = spec[0]
     k = rows.shape[0]
     if kind == "explicit":
         return np.full(k, spec[1]), np.full(k, spec[2])
-    if kind == "minmax":
-        return rows.min(axis=1).astype(np.float64), rows.max(axis=1).astype(np.float64)
-    if kind == "symmetric":
-        a = np.abs(rows.astype(np.float64)).max(axis=1)
-        return -a, a
-    p = spec[1]
-    lo, hi = np.percentile(rows, [100.0 - p, p], axis=1)
-    return lo.astype(np.float64), hi.astype(np.float64)
+    rows = rows.astype(np.float64, copy=False)
+    nan_aware = rows.dtype.kind == "f" and bool(np.isnan(rows).any())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: handled below
+        if kind == "minmax":
+            lo, hi = (np.nanmin, np.nanmax) if nan_aware else (np.min, np.max)
+            out = lo(rows, axis=1), hi(rows, axis=1)
+        elif kind == "symmetric":
+            a = (np.nanmax if nan_aware else np.max)(np.abs(rows), axis=1)
+            out = -a, a
+        else:
+            p = spec[1]
+            out = tuple((np.nanpercentile if nan_aware else np.percentile)(rows, [100.0 - p, p], axis=1))
+    return tuple(np.nan_to_num(np.asarray(v, dtype=np.float64), nan=0.0) for v in out)
 
 
 def _mse_range(rows: np.ndarray, bits: int, mode: str) -> tuple[np.ndarray, np.ndarray]:
@@ -341,7 +349,9 @@ def _mse_range(rows: np.ndarray, bits: int, mode: str) -> tuple[np.ndarray, np.n
     if data.shape[1] > _MSE_SAMPLE:
         stride = -(-data.shape[1] // _MSE_SAMPLE)
         data = data[:, ::stride]
-    lo, hi = data.min(axis=1), data.max(axis=1)
+    lo, hi = _row_range(data, ("minmax",))
+    if np.isnan(data).any():  # values kept aside by nan="keep" take no part
+        data = np.where(np.isnan(data), ((lo + hi) / 2)[:, None], data)
     med = np.median(data, axis=1)
     n = 1 << bits
 
@@ -384,7 +394,19 @@ def _grid_from_bits(lo: np.ndarray, hi: np.ndarray, n: int, mode: str) -> tuple[
         nudged = -np.round(-lo / scale) * scale
         offset = np.where(straddles, nudged, lo)
     else:
-        edge = np.where(straddles, -np.round(-lo / scale) * scale, lo)
+        # Zero on a cell edge: k cells below zero and n - k above, with the
+        # smallest step that still covers [lo, hi] (so |error| <= Δ/2 holds).
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ideal = n * (-lo) / np.where(constant, 1.0, width)
+            best = np.full(lo.shape, np.inf)
+            below = np.ones(lo.shape)
+            for k in (np.floor(ideal), np.ceil(ideal)):
+                k = np.clip(k, 1, max(n - 1, 1))
+                step = np.maximum(-lo / k, hi / (n - k))
+                take = step < best
+                best, below = np.where(take, step, best), np.where(take, k, below)
+        scale = np.where(straddles, best, scale)
+        edge = np.where(straddles, -below * scale, lo)
         offset = np.where(constant, lo, edge + scale / 2)
     return scale, offset
 
@@ -403,4 +425,4 @@ def _grid_from_step(lo: np.ndarray, hi: np.ndarray, step: float, mode: str) -> t
             f"step {step!r} over the data's range needs {count:.3g} levels, more than 2**32; "
             f"use a larger step, or bits="
         )
-    return np.full(np.shape(lo), step), offset, int(count)
+    return np.full(np.shape(lo), step), np.asarray(offset, dtype=np.float64), int(count)
