@@ -1,0 +1,176 @@
+"""The `quanta` command, run as a real subprocess on the bundled samples."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from PIL import Image
+
+import quanta as qa
+from quanta import datasets
+
+PHOTO = datasets.path("photo")
+AUDIO = datasets.path("audio")
+TERRAIN = datasets.path("terrain")
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "120"}
+    return subprocess.run([sys.executable, "-m", "quanta", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd, env=env, timeout=300)
+
+
+def assert_user_error(proc: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("quanta: error: "), proc.stderr
+    for fragment in fragments:
+        assert fragment in proc.stderr
+
+
+def test_version_and_help():
+    proc = run("--version")
+    assert proc.returncode == 0 and proc.stdout.strip() == f"quanta {qa.__version__}"
+    proc = run("--help")
+    assert proc.returncode == 0
+    for command in ("analyze", "quantize", "demo", "methods"):
+        assert command in proc.stdout
+    proc = run("quantize", "--help")
+    assert "Examples:" in proc.stdout and "--group-size" in proc.stdout
+
+
+def test_quantize_photo_writes_a_png_and_reports(tmp_path):
+    out = tmp_path / "p.png"
+    proc = run("quantize", PHOTO, "-o", out, "--bits", "3", "--axis", "-1", "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    original = np.asarray(Image.open(PHOTO))
+    written = np.asarray(Image.open(out))
+    assert written.shape == original.shape and written.dtype == np.uint8
+    assert len(np.unique(written[..., 0])) <= 8
+    assert report["measurement"]["code_bits"] == 3
+    expected = qa.metrics.psnr_db(original, written, data_range=255)
+    assert report["measurement"]["psnr_db"] == pytest.approx(expected, abs=1e-9)
+
+
+def test_quantize_audio_keeps_rate_and_subtype(tmp_path):
+    out = tmp_path / "a.wav"
+    proc = run("quantize", AUDIO, "-o", out, "--method", "mu-law", "--bits", "8")
+    assert proc.returncode == 0, proc.stderr
+    assert "SNR" in proc.stdout
+    info, orig = sf.info(str(out)), sf.info(str(AUDIO))
+    assert (info.samplerate, info.subtype, info.frames) == (orig.samplerate, orig.subtype, orig.frames)
+
+
+def test_quantize_terrain_with_lloyd_max_and_save_encoded(tmp_path):
+    out, enc_path = tmp_path / "t.npy", tmp_path / "t.qe"
+    proc = run("quantize", TERRAIN, "-o", out, "--method", "lloyd-max", "--bits", "4",
+               "--save-encoded", enc_path, "--json")
+    assert proc.returncode == 0, proc.stderr
+    x_hat = np.load(out)
+    assert len(np.unique(x_hat)) <= 16
+    enc = qa.Encoded.from_bytes(enc_path.read_bytes())
+    np.testing.assert_array_equal(qa.decode(enc), x_hat)
+
+
+def test_quantize_uniform_groups_and_range(tmp_path):
+    out = tmp_path / "t.npy"
+    proc = run("quantize", TERRAIN, "-o", out, "--bits", "4", "--axis", "0", "--group-size", "60",
+               "--range", "mse", "--json")
+    assert proc.returncode == 0, proc.stderr
+    cfg = json.loads(proc.stdout)["quantizer"]
+    assert (cfg["axis"], cfg["group_size"], cfg["range"]) == (0, 60, "mse")
+
+
+def test_methods_lists_the_registry():
+    proc = run("methods", "--json")
+    assert proc.returncode == 0
+    assert {row["method"] for row in json.loads(proc.stdout)} == set(qa.available_quantizers())
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["--bits", "20"], ["1..16"]),
+        (["--method", "nope"], ["unknown quantizer 'nope'"]),
+        (["--method", "mu-law", "--group-size", "4"], ["--group-size does not apply"]),
+        (["--range", "1,0"], ["lo < hi"]),
+        (["--levels", "x,y"], ["--levels"]),
+    ],
+)
+def test_bad_options_exit_2_without_output(tmp_path, args, fragments):
+    out = tmp_path / "out.npy"
+    assert_user_error(run("quantize", TERRAIN, "-o", out, *args), *fragments)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_output_directory(tmp_path):
+    assert_user_error(run("quantize", TERRAIN, "-o", tmp_path / "no" / "t.npy"), "does not exist")
+
+
+def test_missing_and_corrupt_inputs(tmp_path):
+    assert_user_error(run("quantize", tmp_path / "none.npy", "-o", tmp_path / "o.npy"), "none.npy")
+    bad = tmp_path / "bad.npy"
+    bad.write_bytes(TERRAIN.read_bytes()[:1000])
+    assert_user_error(run("quantize", bad, "-o", tmp_path / "o.npy"))
+    liar = tmp_path / "liar.png"
+    liar.write_bytes(TERRAIN.read_bytes())
+    assert_user_error(run("quantize", liar, "-o", tmp_path / "o.npy"), "liar.png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.npy", "liar.png"]
+
+
+def test_nan_refused_then_kept(tmp_path):
+    x = np.array([0.0, 1.0, np.nan, 2.0])
+    src = tmp_path / "x.npy"
+    np.save(src, x)
+    assert_user_error(run("quantize", src, "-o", tmp_path / "o.npy"), "NaN", "nan='keep'")
+    proc = run("quantize", src, "-o", tmp_path / "o.npy", "--nan", "keep")
+    assert proc.returncode == 0, proc.stderr
+    assert np.isnan(np.load(tmp_path / "o.npy")[2])
+
+
+def test_unwritable_result_leaves_no_partial_file(tmp_path):
+    """Terrain heights (metres) are no 8-bit pixels: the PNG writer refuses them, and nothing is left."""
+    assert_user_error(run("quantize", TERRAIN, "-o", tmp_path / "t.png"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_analyze_json_recommends(tmp_path):
+    proc = run("analyze", TERRAIN, "--target-psnr", "40", "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    rec = result["recommendation"]
+    assert rec["row"]["psnr_db"] >= 40
+    methods = {row["method"] for row in result["rows"]}
+    assert {"uniform", "uniform-mse", "lloyd-max", "mu-law"} <= methods
+
+
+def test_analyze_tables_and_plots(tmp_path):
+    plots = tmp_path / "plots"
+    proc = run("analyze", PHOTO, "--bits", "4", "--plots", plots)
+    assert proc.returncode == 0, proc.stderr
+    assert "recommendation" in proc.stdout and "lloyd-max" in proc.stdout
+    pngs = sorted(p.name for p in plots.iterdir())
+    assert pngs == ["error-histogram.png", "histogram.png", "rate-distortion.png"]
+    for name in pngs:
+        assert (plots / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_analyze_impossible_target_is_a_user_error():
+    assert_user_error(run("analyze", AUDIO, "--target-snr", "500"))
+
+
+def test_demo_writes_the_report(tmp_path):
+    proc = run("demo", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    index = tmp_path / "quanta-demo" / "index.html"
+    assert index.exists() and str(index.name) in proc.stdout
+    html = index.read_text()
+    assert "data:image/png;base64," in html and "<script" not in html
