@@ -10,8 +10,6 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as _version
 from typing import Any
 
 from quanta import datasets, metrics
@@ -19,6 +17,7 @@ from quanta.core import (
     ALaw,
     Codebook,
     Encoded,
+    LloydMax,
     MuLaw,
     Quantizer,
     Uniform,
@@ -40,10 +39,32 @@ from quanta.errors import (
 )
 from quanta.metrics import Measurement, measure
 
-try:
-    __version__ = _version("quanta")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0+unknown"
+_LAZY = {
+    "analyze": "quanta.analysis",
+    "AnalysisResult": "quanta.analysis",
+    "Recommendation": "quanta.analysis",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # The analysis layer and the package metadata load on first use, so that
+    # `import quanta` stays fast.
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            value = version("quanta")
+        except PackageNotFoundError:  # a source tree that is not installed
+            value = "0+unknown"
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'quanta' has no attribute {name!r}")
 
 
 def decode(enc: Encoded) -> Any:
@@ -54,12 +75,15 @@ def decode(enc: Encoded) -> Any:
 
 
 __all__ = [
+    "AnalysisResult",
+    "Recommendation",
     "ALaw",
     "Codebook",
     "MuLaw",
     "CorruptData",
     "DegenerateDataWarning",
     "Encoded",
+    "LloydMax",
     "InvalidInput",
     "InvalidParameter",
     "Measurement",
@@ -71,6 +95,7 @@ __all__ = [
     "UnsupportedFormat",
     "Uniform",
     "__version__",
+    "analyze",
     "available_quantizers",
     "datasets",
     "decode",

@@ -163,8 +163,11 @@ def test_analyze_tables_and_plots(tmp_path):
         assert (plots / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_analyze_impossible_target_is_a_user_error():
-    assert_user_error(run("analyze", AUDIO, "--target-snr", "500"))
+def test_analyze_impossible_target_is_a_user_error(tmp_path):
+    """Continuous data (more distinct values than 2**16 levels) cannot reach 500 dB at 16 bits."""
+    src = tmp_path / "x.npy"
+    np.save(src, np.random.default_rng(0).normal(size=100_000))
+    assert_user_error(run("analyze", src, "--target-snr", "500"), "SNR")
 
 
 def test_demo_writes_the_report(tmp_path):

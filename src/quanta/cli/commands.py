@@ -77,7 +77,7 @@ def build_quantizer(method: str, given: dict[str, Any], extra: tuple[str, ...]) 
 
 def _progress_callback(enabled: bool):
     """A sweep progress callback that shows a Rich bar once the work has taken over a second."""
-    if not enabled:
+    if not enabled or not render.stderr_console().is_terminal:
         return None, lambda: None
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 

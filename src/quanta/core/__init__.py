@@ -3,6 +3,7 @@
 from quanta.core.base import Quantizer
 from quanta.core.codebook import Codebook
 from quanta.core.companding import ALaw, MuLaw
+from quanta.core.lloyd import LloydMax
 from quanta.core.encoded import Encoded
 from quanta.core.registry import available_quantizers, from_config, get_quantizer, register_quantizer
 from quanta.core.uniform import Uniform
@@ -12,6 +13,7 @@ __all__ = [
     "Codebook",
     "MuLaw",
     "Encoded",
+    "LloydMax",
     "Quantizer",
     "Uniform",
     "available_quantizers",

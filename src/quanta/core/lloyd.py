@@ -43,11 +43,13 @@ from quanta.errors import CorruptData, DegenerateDataWarning, InvalidParameter
 
 __all__ = ["LloydMax"]
 
-_INITS = ("quantile", "uniform")
+_INITS = ("companded", "quantile", "uniform")
 _DISTRIBUTIONS = ("gaussian", "laplacian", "uniform")
 _MAX_LEVELS = 1 << 16
 _DEFAULT_BITS = 8
 _CHUNK = 1 << 20
+#: Equal-count bins per level of the density estimate behind ``init="companded"``.
+_COMPANDED_BINS_PER_LEVEL = 32
 #: Newton's method for a density stops when no level moves by more than this
 #: (unit variance): a few units in the last place of float64.
 _PDF_TOL = 1e-14
@@ -71,10 +73,16 @@ class LloydMax(Quantizer):
         data's standard deviation in an iteration (0: run until the cells
         stop changing, which happens after finitely many steps on data, or
         ``max_iter``).
-    init : {"quantile", "uniform"}
-        Starting levels: the data's quantiles at ``(i + 1/2)/L`` (the order
-        statistics; quantiles of the distinct values if those repeat), or
-        the centres of ``L`` equal cells over ``[min, max]``.
+    init : {"companded", "quantile", "uniform"}
+        Starting levels. ``"companded"``: the quantiles of ``p^(1/3)``, with
+        the density ``p`` estimated from ``32·L`` equal-count bins of the data
+        — the asymptotically optimal level density (Panter & Dite 1951), from
+        which Lloyd's iteration has little left to do. ``"quantile"``: the
+        data's order statistics at ``(i + 1/2)/L`` (too dense in the centre
+        and too sparse in the tails, so many levels need many iterations).
+        ``"uniform"``: the centres of ``L`` equal cells over ``[min, max]``.
+        If the starting levels repeat (the data have repeated values), the
+        order statistics of the distinct values are used instead.
     nan : {"raise", "keep"}
         Refuse NaN/Inf, or pass them through unquantized.
 
@@ -102,8 +110,8 @@ class LloydMax(Quantizer):
     -----
     A cell that holds no data keeps its level unchanged (the order of the
     levels is preserved). Such a level codes nothing of the training data;
-    ``init="quantile"`` starts every cell non-empty, so this happens mostly
-    with ``init="uniform"`` on data with gaps.
+    ``init="quantile"`` starts every cell non-empty; the other starts can
+    leave a level in a gap of the data.
 
     Examples
     --------
@@ -130,7 +138,7 @@ class LloydMax(Quantizer):
         bits: int | None = None,
         max_iter: int = 300,
         tol: float = 1e-7,
-        init: str = "quantile",
+        init: str = "companded",
         nan: str = "raise",
     ) -> None:
         self.levels = levels
@@ -139,6 +147,11 @@ class LloydMax(Quantizer):
         self.tol = tol
         self.init = init
         self.nan = nan
+
+    @classmethod
+    def sweep_variants(cls, bits: int) -> list[tuple[str, Quantizer]]:
+        """``2**bits`` levels fitted to the data."""
+        return [(cls.id, cls(bits=bits))]
 
     # ------------------------------------------------------------ parameters
     def _check_params(self) -> None:
@@ -214,7 +227,7 @@ class LloydMax(Quantizer):
     def _encode(self, x: Any, xp: Any) -> tuple[Any, dict[str, Any], int]:
         bits = self.code_bits
         out_dtype = code_dtype(bits)
-        params = {"levels": self.levels_}
+        params = {"levels": self.levels_.astype(_level_dtype(x), copy=False)}
         thresholds = self.thresholds_
         if xp is np:
             flat = np.asarray(x).reshape(-1)
@@ -239,9 +252,10 @@ class LloydMax(Quantizer):
         levels = np.asarray(_to_numpy(params["levels"]), dtype=np.float64).reshape(-1)
         if xp is np:
             codes = np.asarray(codes)
-            if codes.size and int(codes.max()) >= levels.size:
+            top = int(codes.max()) if codes.size else 0
+            if top >= levels.size:
                 raise CorruptData(
-                    f"codes reach {int(codes.max())} but the encoding has only {levels.size} levels"
+                    f"codes reach {top} but the encoding has only {levels.size} levels"
                 )
             return levels[codes]
         import array_api_compat
@@ -316,6 +330,13 @@ class LloydMax(Quantizer):
         return obj
 
 
+def _level_dtype(x: Any) -> np.dtype:
+    """The dtype the levels are stored in: float16/float32 for such data (decoding casts
+    to that dtype anyway, so nothing is lost and the side information halves), else float64."""
+    name = str(x.dtype).split(".")[-1]
+    return np.dtype(name) if name in ("float16", "float32") else np.dtype(np.float64)
+
+
 def _midpoints(levels: np.ndarray) -> np.ndarray:
     return 0.5 * (levels[:-1] + levels[1:])
 
@@ -365,18 +386,26 @@ def _centred_prefix_sums(xs: np.ndarray, mean: float) -> tuple[np.ndarray, float
 
 
 def _initial_levels(xs: np.ndarray, n_levels: int, init: str) -> np.ndarray:
+    """Strictly increasing starting levels for the sorted data ``xs`` (more than L distinct)."""
     n = xs.size
     lo, hi = float(xs[0]), float(xs[-1])
     if init == "uniform":
         return lo + (np.arange(n_levels) + 0.5) * ((hi - lo) / n_levels)
-    idx = ((np.arange(n_levels) + 0.5) * (n / n_levels)).astype(np.int64)
-    start = xs[idx].astype(np.float64)
+    targets = (np.arange(n_levels) + 0.5) / n_levels
+    if init == "companded":
+        # Equal-count bins estimate the density p as (1/K)/width; the levels go
+        # to the quantiles of p^(1/3), whose mass per bin is ∝ width^(2/3).
+        k = min(n - 1, _COMPANDED_BINS_PER_LEVEL * n_levels)
+        edges = xs[np.rint(np.linspace(0.0, n - 1.0, k + 1)).astype(np.int64)].astype(np.float64)
+        weight = np.concatenate(([0.0], np.cumsum(np.diff(edges) ** (2.0 / 3.0))))
+        start = np.interp(targets, weight / weight[-1], edges)
+    else:
+        start = xs[(targets * n).astype(np.int64)].astype(np.float64)
     if np.all(np.diff(start) > 0):
         return start
-    # Repeated values: take the order statistics of the distinct values instead.
+    # Repeated values: the order statistics of the distinct values instead.
     distinct = xs[np.concatenate(([True], xs[1:] != xs[:-1]))]
-    idx = ((np.arange(n_levels) + 0.5) * (distinct.size / n_levels)).astype(np.int64)
-    return distinct[idx].astype(np.float64)
+    return distinct[(targets * distinct.size).astype(np.int64)].astype(np.float64)
 
 
 def _lloyd_on_data(
@@ -474,7 +503,9 @@ class _HalfGaussian(_HalfDensity):
         with np.errstate(invalid="ignore"):
             r = np.where(np.isinf(b), np.inf, 0.5 * (b - a) * (b + a))
         ratio = np.exp(-r)
-        tail_b = np.where(np.isinf(b), 0.0, ratio * erfcx(np.where(np.isinf(b), 0.0, b) / math.sqrt(2)))
+        tail_b = np.where(
+            np.isinf(b), 0.0, ratio * erfcx(np.where(np.isinf(b), 0.0, b) / math.sqrt(2))
+        )
         den = math.sqrt(math.pi / 2.0) * (erfcx(a / math.sqrt(2.0)) - tail_b)
         return -np.expm1(-r) / den
 
@@ -613,7 +644,9 @@ def _solve_half(dens: _HalfDensity, pos: np.ndarray, odd: bool) -> tuple[np.ndar
     return pos, _PDF_MAX_ITER
 
 
-def _damped(pos: np.ndarray, step: np.ndarray, size: float, residual: Any) -> tuple[np.ndarray, float]:
+def _damped(
+    pos: np.ndarray, step: np.ndarray, size: float, residual: Any
+) -> tuple[np.ndarray, float]:
     """``pos − step``, the step halved until the levels stay positive and sorted and
     the residual shrinks (at most 20 halvings; the last trial otherwise)."""
     trial, trial_size = pos, math.inf

@@ -8,7 +8,6 @@ and the CLI find every method here, so a new quantizer needs no other edit.
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
 from typing import Any
 
 from quanta.errors import InvalidParameter
@@ -24,6 +23,8 @@ def _load(qid: str) -> type | None:
     """The class for ``qid``, importing its entry point on first use."""
     global _pending
     if _pending is None:
+        from importlib.metadata import entry_points
+
         _pending = {ep.name: ep for ep in entry_points(group=_GROUP) if ep.name not in _registry}
     if qid not in _registry and qid in _pending:
         ep = _pending.pop(qid)
