@@ -202,18 +202,26 @@ class Encoded:
             header = json.loads(bytes(view[10 : 10 + head_len]))
             shape = tuple(int(n) for n in header["shape"])
             code_bits = int(header["code_bits"])
+            side_bits = int(header["side_bits"])
             code_dt = np.dtype(header["code_dtype"])
             arrays_spec = [(str(n), np.dtype(d), tuple(int(s) for s in sh)) for n, d, sh in header["arrays"]]
             dtype = np.dtype(header["dtype"])
-        except (ValueError, KeyError, TypeError) as exc:
+            method = header["method"]
+            config = header.get("config", {})
+            scalars = header.get("scalars", {})
+            if not (isinstance(method, str) and isinstance(config, dict) and isinstance(scalars, dict)):
+                raise TypeError("method, config or scalars has the wrong type")
+        except (ValueError, KeyError, TypeError, OverflowError) as exc:
             raise CorruptData(f"Encoded header is not valid: {exc}") from None
         if len(shape) > _MAX_NDIM or any(n < 0 for n in shape) or not 1 <= code_bits <= 64:
             raise CorruptData("Encoded header declares an impossible shape or code width")
-        if code_dt.kind not in "iu" or any(dt.hasobject for _, dt, _ in arrays_spec):
-            raise CorruptData("Encoded header declares a non-numeric code or parameter dtype")
+        if code_dt.kind not in "iu" or dtype.kind not in "iuf" or code_dt.itemsize * 8 < code_bits:
+            raise CorruptData("Encoded header declares an impossible data or code dtype")
+        if any(dt.kind not in "biuf" for _, dt, _ in arrays_spec):
+            raise CorruptData("Encoded header declares a non-numeric parameter array")
         pos = 10 + head_len
         end = len(view) - 4
-        params: dict[str, Any] = dict(header.get("scalars", {}))
+        params: dict[str, Any] = dict(scalars)
         for name, dt, sh in arrays_spec:
             nbytes = _checked_nbytes(sh, dt.itemsize)
             if nbytes > end - pos:
@@ -235,10 +243,10 @@ class Encoded:
             params=params,
             shape=shape,
             dtype=dtype,
-            method=str(header["method"]),
+            method=method,
             code_bits=code_bits,
-            side_bits=int(header["side_bits"]),
-            config=dict(header.get("config", {})),
+            side_bits=side_bits,
+            config=config,
         )
 
 
