@@ -48,6 +48,11 @@ def test_cli_quickstart_runs(argv, tmp_path):
     shutil.copy(datasets.path("photo"), tmp_path / "photo.png")
     shutil.copy(datasets.path("audio"), tmp_path / "speech.wav")
     assert argv[0] == "quanta"
-    proc = subprocess.run([sys.executable, "-m", "quanta", *argv[1:]], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "quanta", *argv[1:]],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr

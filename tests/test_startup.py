@@ -1,4 +1,4 @@
-"""`import quanta` stays light: heavy libraries load only where they are used (DESIGN.md, Start-up)."""
+"""`import quanta` stays light: heavy libraries load only where used (DESIGN.md, Start-up)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,23 @@ import json
 import subprocess
 import sys
 
-HEAVY = ["torch", "numba", "matplotlib", "scipy", "PIL", "soundfile", "rich", "click", "dask", "zarr"]
+HEAVY = [
+    "torch",
+    "numba",
+    "matplotlib",
+    "scipy",
+    "PIL",
+    "soundfile",
+    "rich",
+    "click",
+    "dask",
+    "zarr",
+]
 
 
 def test_import_quanta_loads_no_heavy_module():
-    code = f"import sys, json, quanta; print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    code = (
+        f"import sys, json, quanta; print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == []

@@ -23,8 +23,14 @@ TERRAIN = datasets.path("terrain")
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "120"}
-    return subprocess.run([sys.executable, "-m", "quanta", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "quanta", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
+    )
 
 
 def assert_user_error(proc: subprocess.CompletedProcess[str], *fragments: str) -> None:
@@ -66,13 +72,28 @@ def test_quantize_audio_keeps_rate_and_subtype(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "SNR" in proc.stdout
     info, orig = sf.info(str(out)), sf.info(str(AUDIO))
-    assert (info.samplerate, info.subtype, info.frames) == (orig.samplerate, orig.subtype, orig.frames)
+    assert (info.samplerate, info.subtype, info.frames) == (
+        orig.samplerate,
+        orig.subtype,
+        orig.frames,
+    )
 
 
 def test_quantize_terrain_with_lloyd_max_and_save_encoded(tmp_path):
     out, enc_path = tmp_path / "t.npy", tmp_path / "t.qe"
-    proc = run("quantize", TERRAIN, "-o", out, "--method", "lloyd-max", "--bits", "4",
-               "--save-encoded", enc_path, "--json")
+    proc = run(
+        "quantize",
+        TERRAIN,
+        "-o",
+        out,
+        "--method",
+        "lloyd-max",
+        "--bits",
+        "4",
+        "--save-encoded",
+        enc_path,
+        "--json",
+    )
     assert proc.returncode == 0, proc.stderr
     x_hat = np.load(out)
     assert len(np.unique(x_hat)) <= 16
@@ -82,8 +103,21 @@ def test_quantize_terrain_with_lloyd_max_and_save_encoded(tmp_path):
 
 def test_quantize_uniform_groups_and_range(tmp_path):
     out = tmp_path / "t.npy"
-    proc = run("quantize", TERRAIN, "-o", out, "--bits", "4", "--axis", "0", "--group-size", "60",
-               "--range", "mse", "--json")
+    proc = run(
+        "quantize",
+        TERRAIN,
+        "-o",
+        out,
+        "--bits",
+        "4",
+        "--axis",
+        "0",
+        "--group-size",
+        "60",
+        "--range",
+        "mse",
+        "--json",
+    )
     assert proc.returncode == 0, proc.stderr
     cfg = json.loads(proc.stdout)["quantizer"]
     assert (cfg["axis"], cfg["group_size"], cfg["range"]) == (0, 60, "mse")
@@ -137,7 +171,9 @@ def test_nan_refused_then_kept(tmp_path):
 
 
 def test_unwritable_result_leaves_no_partial_file(tmp_path):
-    """Terrain heights (metres) are no 8-bit pixels: the PNG writer refuses them, and nothing is left."""
+    """Terrain heights (metres) are no 8-bit pixels: the PNG writer refuses them.
+
+    Nothing is left behind in the directory."""
     assert_user_error(run("quantize", TERRAIN, "-o", tmp_path / "t.png"))
     assert list(tmp_path.iterdir()) == []
 

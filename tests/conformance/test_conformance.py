@@ -64,7 +64,9 @@ def test_round_trip_keeps_shape_and_dtype(q):
     assert x_hat.shape == x.shape and x_hat.dtype == x.dtype
 
 
-@pytest.mark.parametrize("dtype", ["float16", "float32", "float64", "int8", "uint8", "int16", "int32"])
+@pytest.mark.parametrize(
+    "dtype", ["float16", "float32", "float64", "int8", "uint8", "int16", "int32"]
+)
 @pytest.mark.parametrize("q", EXAMPLES, ids=IDS)
 def test_dtype_matrix(q, dtype):
     x = _data(dtype)
@@ -104,7 +106,10 @@ def test_bytes_round_trip(q):
     np.testing.assert_array_equal(back.codes, enc.codes)
     assert back.codes.dtype == enc.codes.dtype
     assert (back.shape, back.dtype, back.code_bits, back.side_bits) == (
-        enc.shape, enc.dtype, enc.code_bits, enc.side_bits,
+        enc.shape,
+        enc.dtype,
+        enc.code_bits,
+        enc.side_bits,
     )
     np.testing.assert_array_equal(qa.decode(back), qa.decode(enc))
 

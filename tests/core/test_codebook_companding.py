@@ -10,7 +10,9 @@ from hypothesis.extra.numpy import arrays
 
 import quanta as qa
 
-levels_st = arrays(np.float64, st.integers(1, 40), elements=st.floats(-100, 100), unique=True).map(np.sort)
+levels_st = arrays(np.float64, st.integers(1, 40), elements=st.floats(-100, 100), unique=True).map(
+    np.sort
+)
 values_st = arrays(np.float64, st.integers(1, 100), elements=st.floats(-200, 200))
 
 
@@ -30,8 +32,13 @@ def test_codebook_ties_go_to_the_lower_level_and_ends_clip():
 
 @pytest.mark.parametrize(
     ("levels", "match"),
-    [([1.0, 0.0], "sorted"), ([0.0, 1.0, 1.0], "duplicate"), ([], "non-empty"),
-     ([0.0, np.nan], "finite"), ("abc", "numbers")],
+    [
+        ([1.0, 0.0], "sorted"),
+        ([0.0, 1.0, 1.0], "duplicate"),
+        ([], "non-empty"),
+        ([0.0, np.nan], "finite"),
+        ("abc", "numbers"),
+    ],
 )
 def test_codebook_bad_levels(levels, match):
     with pytest.raises(qa.InvalidParameter, match=match):
@@ -49,7 +56,9 @@ def test_companding_8_bit_sine_snr_near_38_db(cls):
 
 @pytest.mark.parametrize("cls", [qa.MuLaw, qa.ALaw])
 def test_companding_snr_is_flat_over_levels_where_uniform_is_not(cls):
-    """Companding keeps SNR roughly constant over 30 dB of input level; uniform loses 1 dB per dB."""
+    """Companding keeps SNR roughly constant over 30 dB of input level.
+
+    A uniform quantizer loses 1 dB of SNR per dB of level."""
     t = np.arange(50_000)
     loud = np.sin(2 * np.pi * 0.0123 * t)
     q = cls(8, peak=1.0).fit(loud)
@@ -83,8 +92,15 @@ def test_a_law_compressor_is_continuous_at_1_over_A():
     assert hi == pytest.approx(lo, abs=1e-10)
 
 
-@pytest.mark.parametrize(("cls", "kw"), [(qa.MuLaw, {"mu": 0}), (qa.ALaw, {"A": 0.5}),
-                                         (qa.MuLaw, {"peak": -1.0}), (qa.ALaw, {"bits": 0})])
+@pytest.mark.parametrize(
+    ("cls", "kw"),
+    [
+        (qa.MuLaw, {"mu": 0}),
+        (qa.ALaw, {"A": 0.5}),
+        (qa.MuLaw, {"peak": -1.0}),
+        (qa.ALaw, {"bits": 0}),
+    ],
+)
 def test_companding_bad_parameters(cls, kw):
     with pytest.raises(qa.InvalidParameter):
         cls(**kw).fit(np.ones(3))

@@ -35,8 +35,17 @@ def _forge(header: dict, payload: bytes = b"") -> bytes:
     return body + struct.pack("<I", zlib.crc32(body))
 
 
-GOOD = {"method": "uniform", "config": {}, "shape": [4], "dtype": "<f8", "code_dtype": "|u1",
-        "code_bits": 8, "side_bits": 0, "scalars": {}, "arrays": []}
+GOOD = {
+    "method": "uniform",
+    "config": {},
+    "shape": [4],
+    "dtype": "<f8",
+    "code_dtype": "|u1",
+    "code_bits": 8,
+    "side_bits": 0,
+    "scalars": {},
+    "arrays": [],
+}
 
 
 def test_forged_header_round_trips_when_honest():
@@ -87,9 +96,18 @@ def test_random_bytes_raise_only_corrupt_data(blob):
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.dictionaries(st.sampled_from(sorted(GOOD)), st.one_of(
-    st.integers(-2**70, 2**70), st.text(max_size=8), st.lists(st.integers(-5, 10**13), max_size=3),
-    st.none(), st.lists(st.lists(st.text(max_size=4), max_size=3), max_size=2))))
+@given(
+    st.dictionaries(
+        st.sampled_from(sorted(GOOD)),
+        st.one_of(
+            st.integers(-(2**70), 2**70),
+            st.text(max_size=8),
+            st.lists(st.integers(-5, 10**13), max_size=3),
+            st.none(),
+            st.lists(st.lists(st.text(max_size=4), max_size=3), max_size=2),
+        ),
+    )
+)
 def test_fuzzed_headers_with_valid_crc_raise_only_corrupt_data(change):
     data = _forge({**GOOD, **change}, bytes([1, 2, 3, 4]))
     try:

@@ -34,7 +34,9 @@ def test_torch_matches_numpy(q, dtype):
     assert isinstance(enc_t.codes, torch.Tensor)
     np.testing.assert_array_equal(enc_t.codes.numpy(), qn.encode(x).codes)
     x_hat_t = qt.decode(enc_t)
-    assert isinstance(x_hat_t, torch.Tensor) and x_hat_t.dtype == t.dtype and x_hat_t.shape == t.shape
+    assert (
+        isinstance(x_hat_t, torch.Tensor) and x_hat_t.dtype == t.dtype and x_hat_t.shape == t.shape
+    )
     np.testing.assert_allclose(x_hat_t.numpy(), qn.quantize(x), rtol=1e-6, atol=1e-7)
 
 

@@ -130,14 +130,19 @@ def test_step_only_learns_level_count():
 
 def test_bits_and_step_fix_a_fixed_point_grid():
     q = qa.Uniform(8, step=2**-7, signed=True).fit(np.zeros(1))
-    x = np.array([-1.0, -2**-7, 0.0, 0.5, 0.999, 5.0])
+    x = np.array([-1.0, -(2**-7), 0.0, 0.5, 0.999, 5.0])
     assert q.encode(x).codes.tolist() == [-128, -1, 0, 64, 127, 127]
 
 
 @pytest.mark.parametrize(
     ("kwargs", "shape"),
-    [({"axis": 0}, (4,)), ({"axis": -1}, (6,)), ({"group_size": 5}, (24,)),
-     ({"axis": 0, "group_size": 7}, (4, 5)), ({"axis": 1, "group_size": 3}, (5, 8))],
+    [
+        ({"axis": 0}, (4,)),
+        ({"axis": -1}, (6,)),
+        ({"group_size": 5}, (24,)),
+        ({"axis": 0, "group_size": 7}, (4, 5)),
+        ({"axis": 1, "group_size": 3}, (5, 8)),
+    ],
 )
 def test_granularity_gives_each_group_its_own_range(kwargs, shape):
     rng = np.random.default_rng(1)

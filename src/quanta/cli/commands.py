@@ -27,7 +27,8 @@ def _parse_levels(text: str) -> int | list[float]:
         return int(text)
     except ValueError:
         raise InvalidParameter(
-            f"--levels takes a count (e.g. 16) or comma-separated levels (e.g. -1,0,0.5,2); got {text!r}"
+            "--levels takes a count (e.g. 16) or comma-separated levels "
+            f"(e.g. -1,0,0.5,2); got {text!r}"
         ) from None
 
 
@@ -45,7 +46,9 @@ def _parse_range(text: str) -> Any:
 def _parse_param(text: str) -> tuple[str, Any]:
     name, sep, value = text.partition("=")
     if not sep or not name:
-        raise InvalidParameter(f"--param takes NAME=VALUE (VALUE as JSON: 255, 0.5, \"x\", [1,2]); got {text!r}")
+        raise InvalidParameter(
+            f'--param takes NAME=VALUE (VALUE as JSON: 255, 0.5, "x", [1,2]); got {text!r}'
+        )
     try:
         return name.replace("-", "_"), json.loads(value)
     except json.JSONDecodeError:
@@ -68,7 +71,9 @@ def build_quantizer(method: str, given: dict[str, Any], extra: tuple[str, ...]) 
     if foreign:
         flags = ", ".join("--" + k.replace("_", "-") for k in foreign)
         allowed = ", ".join(sorted(accepted))
-        raise InvalidParameter(f"{flags} does not apply to --method {method} (its parameters: {allowed})")
+        raise InvalidParameter(
+            f"{flags} does not apply to --method {method} (its parameters: {allowed})"
+        )
     try:
         return cls(**params)
     except TypeError as exc:  # a required parameter is missing (e.g. codebook levels)
@@ -79,7 +84,13 @@ def _progress_callback(enabled: bool):
     """A sweep progress callback that shows a Rich bar once the work has taken over a second."""
     if not enabled or not render.stderr_console().is_terminal:
         return None, lambda: None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     state: dict[str, Any] = {"start": time.perf_counter(), "bar": None, "task": None}
 
@@ -87,8 +98,14 @@ def _progress_callback(enabled: bool):
         if state["bar"] is None:
             if time.perf_counter() - state["start"] < 1.0:
                 return
-            bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                           TimeRemainingColumn(), console=render.stderr_console(), transient=True)
+            bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=render.stderr_console(),
+                transient=True,
+            )
             bar.start()
             state["bar"], state["task"] = bar, bar.add_task("sweeping", total=total)
         state["bar"].update(state["task"], completed=done, total=total, description=label)
@@ -103,20 +120,53 @@ def _progress_callback(enabled: bool):
 # ------------------------------------------------------------------ analyze
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--target-psnr", type=float, metavar="DB", help="Cheapest method reaching this PSNR (dB).")
-@click.option("--target-snr", type=float, metavar="DB", help="Cheapest method reaching this SNR (dB).")
-@click.option("--max-error", type=float, metavar="E", help="Cheapest method whose max |error| <= E.")
+@click.option(
+    "--target-psnr", type=float, metavar="DB", help="Cheapest method reaching this PSNR (dB)."
+)
+@click.option(
+    "--target-snr", type=float, metavar="DB", help="Cheapest method reaching this SNR (dB)."
+)
+@click.option(
+    "--max-error", type=float, metavar="E", help="Cheapest method whose max |error| <= E."
+)
 @click.option("--max-mse", type=float, metavar="E", help="Cheapest method whose MSE <= E.")
-@click.option("--bits", type=click.IntRange(1, 16), metavar="B", help="Best method at B bits/sample.")
-@click.option("--rate", type=click.Choice(["fixed", "entropy"]), default="fixed", show_default=True,
-              help="Rate that 'cheapest' minimises: fixed-length codes or their entropy.")
-@click.option("--data-range", type=float, metavar="R", help="Peak-to-peak range for PSNR [default: data max-min].")
-@click.option("--plots", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
-              help="Write PNG plots here (histogram with levels, error histogram, rate-distortion).")
+@click.option(
+    "--bits", type=click.IntRange(1, 16), metavar="B", help="Best method at B bits/sample."
+)
+@click.option(
+    "--rate",
+    type=click.Choice(["fixed", "entropy"]),
+    default="fixed",
+    show_default=True,
+    help="Rate that 'cheapest' minimises: fixed-length codes or their entropy.",
+)
+@click.option(
+    "--data-range",
+    type=float,
+    metavar="R",
+    help="Peak-to-peak range for PSNR [default: data max-min].",
+)
+@click.option(
+    "--plots",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Write PNG plots here (histogram with levels, error histogram, rate-distortion).",
+)
 @click.option("--key", metavar="NAME", help="Array to read from an .npz file.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON only.")
-def analyze(file: Path, target_psnr, target_snr, max_error, max_mse, bits, rate, data_range, plots,
-            key, as_json) -> None:
+def analyze(
+    file: Path,
+    target_psnr,
+    target_snr,
+    max_error,
+    max_mse,
+    bits,
+    rate,
+    data_range,
+    plots,
+    key,
+    as_json,
+) -> None:
     """Profile FILE's data, sweep every method over 1-16 bits, and recommend one.
 
     \b
@@ -129,8 +179,13 @@ def analyze(file: Path, target_psnr, target_snr, max_error, max_mse, bits, rate,
     from quanta.io import read
 
     x, info = read(file, key=key)
-    targets = {"target_psnr": target_psnr, "target_snr": target_snr, "max_error": max_error,
-               "max_mse": max_mse, "bits": bits}
+    targets = {
+        "target_psnr": target_psnr,
+        "target_snr": target_snr,
+        "max_error": max_error,
+        "max_mse": max_mse,
+        "bits": bits,
+    }
     targets = {k: v for k, v in targets.items() if v is not None}
     if plots is not None:
         _check_dir(plots)
@@ -142,9 +197,13 @@ def analyze(file: Path, target_psnr, target_snr, max_error, max_mse, bits, rate,
     recommendation = result.recommend(**targets, rate=rate) if targets else None
     written = _write_plots(x, result, recommendation, plots) if plots is not None else []
     if as_json:
-        payload = {"file": str(file), "format": info.format, **result.to_dict(),
-                   "recommendation": recommendation.to_dict() if recommendation else None,
-                   "plots": [str(p) for p in written]}
+        payload = {
+            "file": str(file),
+            "format": info.format,
+            **result.to_dict(),
+            "recommendation": recommendation.to_dict() if recommendation else None,
+            "plots": [str(p) for p in written],
+        }
         render.print_json(payload)
         return
     render.analysis(file, info, result, recommendation, written)
@@ -175,31 +234,91 @@ def _write_plots(x, result, recommendation, directory: Path) -> list[Path]:
 # ----------------------------------------------------------------- quantize
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Where to write the quantized data; its extension picks the format.")
-@click.option("-m", "--method", default="uniform", show_default=True, metavar="NAME",
-              help="Quantizer id; `quanta methods` lists them.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the quantized data; its extension picks the format.",
+)
+@click.option(
+    "-m",
+    "--method",
+    default="uniform",
+    show_default=True,
+    metavar="NAME",
+    help="Quantizer id; `quanta methods` lists them.",
+)
 @click.option("--bits", type=int, metavar="B", help="Bits per code (1-16) [uniform default: 8].")
 @click.option("--step", type=float, metavar="D", help="Uniform: step between levels.")
-@click.option("--range", "range_", metavar="R",
-              help="Uniform: minmax | symmetric | mse | percentile:99.9 | LO,HI.")
-@click.option("--mode", type=click.Choice(["mid-tread", "mid-rise"]), help="Uniform: level or threshold at 0.")
-@click.option("--rounding", type=click.Choice(["nearest", "floor", "stochastic"]), help="Uniform rounding.")
+@click.option(
+    "--range",
+    "range_",
+    metavar="R",
+    help="Uniform: minmax | symmetric | mse | percentile:99.9 | LO,HI.",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["mid-tread", "mid-rise"]),
+    help="Uniform: level or threshold at 0.",
+)
+@click.option(
+    "--rounding", type=click.Choice(["nearest", "floor", "stochastic"]), help="Uniform rounding."
+)
 @click.option("--signed/--unsigned", default=None, help="Uniform: codes centred on zero.")
-@click.option("--axis", type=int, metavar="A", help="One scale per index along axis A (per channel).")
+@click.option(
+    "--axis", type=int, metavar="A", help="One scale per index along axis A (per channel)."
+)
 @click.option("--group-size", type=int, metavar="G", help="One scale per G consecutive values.")
-@click.option("--levels", metavar="N|L1,L2,..", help="lloyd-max: level count; codebook: the levels.")
-@click.option("--nan", type=click.Choice(["raise", "keep"]), help="Refuse NaN/Inf, or pass them through.")
+@click.option(
+    "--levels", metavar="N|L1,L2,..", help="lloyd-max: level count; codebook: the levels."
+)
+@click.option(
+    "--nan", type=click.Choice(["raise", "keep"]), help="Refuse NaN/Inf, or pass them through."
+)
 @click.option("--seed", type=int, metavar="S", help="Seed of stochastic rounding.")
-@click.option("--param", "extra", multiple=True, metavar="NAME=VALUE",
-              help="Any other parameter, VALUE as JSON (e.g. --param mu=100). Repeatable.")
-@click.option("--save-encoded", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH",
-              help="Also write the codes and side information (quanta Encoded bytes).")
-@click.option("--data-range", type=float, metavar="R", help="Peak-to-peak range for PSNR [default: data max-min].")
+@click.option(
+    "--param",
+    "extra",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Any other parameter, VALUE as JSON (e.g. --param mu=100). Repeatable.",
+)
+@click.option(
+    "--save-encoded",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="PATH",
+    help="Also write the codes and side information (quanta Encoded bytes).",
+)
+@click.option(
+    "--data-range",
+    type=float,
+    metavar="R",
+    help="Peak-to-peak range for PSNR [default: data max-min].",
+)
 @click.option("--key", metavar="NAME", help="Array to read from an .npz file.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON only.")
-def quantize(file: Path, output: Path, method: str, bits, step, range_, mode, rounding, signed, axis,
-             group_size, levels, nan, seed, extra, save_encoded, data_range, key, as_json) -> None:
+def quantize(
+    file: Path,
+    output: Path,
+    method: str,
+    bits,
+    step,
+    range_,
+    mode,
+    rounding,
+    signed,
+    axis,
+    group_size,
+    levels,
+    nan,
+    seed,
+    extra,
+    save_encoded,
+    data_range,
+    key,
+    as_json,
+) -> None:
     """Quantize FILE with one method, write the result to OUTPUT, and report the cost.
 
     OUTPUT holds the data as the decoder sees them, in OUTPUT's format (same
@@ -216,10 +335,19 @@ def quantize(file: Path, output: Path, method: str, bits, step, range_, mode, ro
     from quanta.io._atomic import atomic_write, check_output_path
     from quanta.metrics import measure
 
-    given = {"bits": bits, "step": step, "range": _parse_range(range_) if range_ else None,
-             "mode": mode, "rounding": rounding, "signed": signed, "axis": axis,
-             "group_size": group_size, "levels": _parse_levels(levels) if levels else None,
-             "nan": nan, "seed": seed}
+    given = {
+        "bits": bits,
+        "step": step,
+        "range": _parse_range(range_) if range_ else None,
+        "mode": mode,
+        "rounding": rounding,
+        "signed": signed,
+        "axis": axis,
+        "group_size": group_size,
+        "levels": _parse_levels(levels) if levels else None,
+        "nan": nan,
+        "seed": seed,
+    }
     quantizer = build_quantizer(method, given, extra)
     check_output_path(output)
     if save_encoded is not None:
@@ -237,10 +365,17 @@ def quantize(file: Path, output: Path, method: str, bits, step, range_, mode, ro
         with atomic_write(save_encoded) as f:
             f.write(enc.to_bytes())
     if as_json:
-        render.print_json({"input": str(file), "output": str(output), "method": method,
-                           "quantizer": quantizer.get_config(), "seconds": seconds,
-                           "measurement": report.to_dict(),
-                           "encoded": str(save_encoded) if save_encoded else None})
+        render.print_json(
+            {
+                "input": str(file),
+                "output": str(output),
+                "method": method,
+                "quantizer": quantizer.get_config(),
+                "seconds": seconds,
+                "measurement": report.to_dict(),
+                "encoded": str(save_encoded) if save_encoded else None,
+            }
+        )
         return
     render.quantized(file, output, quantizer, report, seconds, save_encoded)
 
@@ -253,10 +388,22 @@ def _same_format(src: Path, dst: Path, info: Any) -> bool:
 
 # --------------------------------------------------------------------- demo
 @click.command()
-@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("quanta-demo"), show_default=True, help="Directory for the report.")
-@click.option("--target-psnr", type=float, default=40.0, show_default=True, metavar="DB",
-              help="Quality the recommendation must reach on the photo and the terrain.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("quanta-demo"),
+    show_default=True,
+    help="Directory for the report.",
+)
+@click.option(
+    "--target-psnr",
+    type=float,
+    default=40.0,
+    show_default=True,
+    metavar="DB",
+    help="Quality the recommendation must reach on the photo and the terrain.",
+)
 def demo(output: Path, target_psnr: float) -> None:
     """Run analyze -> recommend -> quantize on the bundled real samples; write a report.
 
@@ -287,8 +434,11 @@ def methods(as_json: bool) -> None:
     rows = []
     for qid, cls in available_quantizers().items():
         sig = inspect.signature(cls.__init__)
-        params = {name: (None if p.default is inspect.Parameter.empty else p.default)
-                  for name, p in sig.parameters.items() if name != "self"}
+        params = {
+            name: (None if p.default is inspect.Parameter.empty else p.default)
+            for name, p in sig.parameters.items()
+            if name != "self"
+        }
         doc = (inspect.getdoc(cls) or "").splitlines()[0]
         rows.append({"method": qid, "summary": doc, "parameters": params})
     if as_json:

@@ -48,18 +48,25 @@ def _db(value: float | None) -> str:
     return "inf" if math.isinf(value) else f"{value:.2f}"
 
 
-def quantized(src: Path, dst: Path, quantizer: Any, report: Any, seconds: float,
-              encoded: Path | None) -> None:
+def quantized(
+    src: Path, dst: Path, quantizer: Any, report: Any, seconds: float, encoded: Path | None
+) -> None:
     table = Table(title=f"{src} -> {dst}", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
     rows = [
         ("quantizer", repr(quantizer)),
         ("samples", f"{report.n:,}"),
-        ("bits/sample (fixed)", f"{report.bits_per_sample:.4g}  (codes {report.code_bits} + side info "
-                                f"{report.side_bits:,} bits)"),
+        (
+            "bits/sample (fixed)",
+            f"{report.bits_per_sample:.4g}  (codes {report.code_bits} + side info "
+            f"{report.side_bits:,} bits)",
+        ),
         ("bits/sample (entropy)", f"{report.entropy_bits_per_sample:.4g}"),
-        ("compression", f"{report.compression_ratio:.3g}x vs {report.original_bits_per_sample}-bit input"),
+        (
+            "compression",
+            f"{report.compression_ratio:.3g}x vs {report.original_bits_per_sample}-bit input",
+        ),
         ("MSE", _fmt(report.mse)),
         ("SNR", f"{_db(report.snr_db)} dB"),
         ("PSNR", f"{_db(report.psnr_db)} dB (range {_fmt(report.data_range)})"),
@@ -75,8 +82,11 @@ def quantized(src: Path, dst: Path, quantizer: Any, report: Any, seconds: float,
 
 def analysis(src: Path, info: Any, result: Any, recommendation: Any, plots: list[Path]) -> None:
     p = result.profile
-    prof = Table(title=f"{src} ({info.format}, shape {tuple(p.shape)}, {p.dtype})", show_header=False,
-                 title_justify="left")
+    prof = Table(
+        title=f"{src} ({info.format}, shape {tuple(p.shape)}, {p.dtype})",
+        show_header=False,
+        title_justify="left",
+    )
     prof.add_column(style="bold")
     prof.add_column()
     for name, value in [
@@ -91,9 +101,15 @@ def analysis(src: Path, info: Any, result: Any, recommendation: Any, plots: list
 
     rows = result.rows
     labels = list(dict.fromkeys(r.method for r in rows))
-    sweep = Table(title="SNR (dB) by method and bits" + (
-        f" — measured on a random sample of {result.sampled:,} values" if result.sampled else ""),
-        title_justify="left")
+    sweep = Table(
+        title="SNR (dB) by method and bits"
+        + (
+            f" — measured on a random sample of {result.sampled:,} values"
+            if result.sampled
+            else ""
+        ),
+        title_justify="left",
+    )
     sweep.add_column("bits", justify="right")
     for label in labels:
         sweep.add_column(label, justify="right")
@@ -110,12 +126,16 @@ def analysis(src: Path, info: Any, result: Any, recommendation: Any, plots: list
 
 
 def methods(rows: list[dict[str, Any]]) -> None:
-    table = Table(title="quantization methods (quanta quantize --method NAME)", title_justify="left")
+    table = Table(
+        title="quantization methods (quanta quantize --method NAME)", title_justify="left"
+    )
     table.add_column("method", style="bold")
     table.add_column("what it does")
     table.add_column("parameters (default)")
     for row in rows:
-        params = ", ".join(f"{k}={v!r}" if v is not None else k for k, v in row["parameters"].items())
+        params = ", ".join(
+            f"{k}={v!r}" if v is not None else k for k, v in row["parameters"].items()
+        )
         table.add_row(row["method"], row["summary"], params)
     _out.print(table)
 

@@ -3,9 +3,14 @@
 from quanta.core.base import Quantizer
 from quanta.core.codebook import Codebook
 from quanta.core.companding import ALaw, MuLaw
-from quanta.core.lloyd import LloydMax
 from quanta.core.encoded import Encoded
-from quanta.core.registry import available_quantizers, from_config, get_quantizer, register_quantizer
+from quanta.core.lloyd import LloydMax
+from quanta.core.registry import (
+    available_quantizers,
+    from_config,
+    get_quantizer,
+    register_quantizer,
+)
 from quanta.core.uniform import Uniform
 
 __all__ = [

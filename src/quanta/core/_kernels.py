@@ -14,7 +14,9 @@ __all__ = ["uniform_encode"]
 
 @njit(parallel=True, cache=True, nogil=True)
 def uniform_encode(x, offset, scale, half, top, shift, floor_mode, out):  # pragma: no cover
-    """Codes of ``x`` on the grid ``offset + scale·k``, ``k`` clipped to ``0 … top``, minus ``shift``.
+    """Codes of ``x`` on the grid ``offset + scale·k``, ``k`` clipped to ``0 … top``.
+
+    ``shift`` is subtracted from each code (signed codes).
 
     ``offset``, ``scale`` and ``half`` (0.5) have ``x``'s dtype, so the
     arithmetic is the one the NumPy path does; ``floor_mode`` rounds ties up

@@ -64,8 +64,7 @@ def as_data(x: Any, *, name: str = "x") -> Any:
     kind = _dtype_kind(arr)
     if kind == "c":
         raise InvalidInput(
-            f"{name} is complex; quantize the real and imaginary parts separately "
-            f"(x.real, x.imag)"
+            f"{name} is complex; quantize the real and imaginary parts separately (x.real, x.imag)"
         )
     if kind == "b":
         raise InvalidInput(f"{name} is boolean; convert it first, e.g. x.astype(np.uint8)")
@@ -341,7 +340,9 @@ def _restore_nonfinite(values: Any, params: dict[str, Any], xp: Any) -> Any:
         out.reshape(-1)[index] = fill
         return out
     out = xp.reshape(xp.asarray(values, copy=True), (-1,))
-    out[xp.asarray(index, device=out.device)] = xp.asarray(fill, dtype=out.dtype, device=out.device)
+    out[xp.asarray(index, device=out.device)] = xp.asarray(
+        fill, dtype=out.dtype, device=out.device
+    )
     return xp.reshape(out, values.shape)
 
 
@@ -366,7 +367,9 @@ def _cast_like(values: Any, dtype: np.dtype, xp: Any) -> Any:
 def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
     """Raise :class:`InvalidParameter` unless ``value`` is one of ``allowed``."""
     if not isinstance(value, str) or value not in allowed:
-        raise InvalidParameter(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+        raise InvalidParameter(
+            f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}"
+        )
 
 
 def check_bits(bits: Any, lo: int = 1, hi: int = 16, name: str = "bits") -> int:

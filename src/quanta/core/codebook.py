@@ -25,7 +25,9 @@ def check_levels(levels: Any, name: str = "levels") -> np.ndarray:
     if arr.ndim != 1 or arr.size == 0:
         raise InvalidParameter(f"{name} must be a non-empty 1-D sequence, got shape {arr.shape}")
     if arr.size > _MAX_LEVELS:
-        raise InvalidParameter(f"{name} may hold at most {_MAX_LEVELS} levels (16 bits), got {arr.size}")
+        raise InvalidParameter(
+            f"{name} may hold at most {_MAX_LEVELS} levels (16 bits), got {arr.size}"
+        )
     if not np.all(np.isfinite(arr)):
         raise InvalidParameter(f"{name} must be finite numbers")
     steps = np.diff(arr)
@@ -33,7 +35,9 @@ def check_levels(levels: Any, name: str = "levels") -> np.ndarray:
         dup = arr[1:][steps == 0][0]
         raise InvalidParameter(f"{name} contain the duplicate value {dup!r}; give each level once")
     if np.any(steps < 0):
-        raise InvalidParameter(f"{name} must be sorted in increasing order; sort them with np.sort")
+        raise InvalidParameter(
+            f"{name} must be sorted in increasing order; sort them with np.sort"
+        )
     return arr
 
 

@@ -46,7 +46,9 @@ class _Companding(Quantizer):
             return
         peak = float(xp.max(xp.abs(xp.astype(x, xp.float64))))
         if peak == 0:
-            warnings.warn("the data are all zero; using peak 1.0", DegenerateDataWarning, stacklevel=3)
+            warnings.warn(
+                "the data are all zero; using peak 1.0", DegenerateDataWarning, stacklevel=3
+            )
             peak = 1.0
         self.peak_ = peak
 
@@ -102,7 +104,9 @@ class MuLaw(_Companding):
 
     id = "mu-law"
 
-    def __init__(self, bits: int = 8, *, mu: float = 255.0, peak: float | None = None, nan: str = "raise") -> None:
+    def __init__(
+        self, bits: int = 8, *, mu: float = 255.0, peak: float | None = None, nan: str = "raise"
+    ) -> None:
         self.bits = bits
         self.mu = mu
         self.peak = peak
@@ -110,8 +114,10 @@ class MuLaw(_Companding):
 
     def _check_params(self) -> None:
         super()._check_params()
-        if isinstance(self.mu, bool) or not isinstance(self.mu, int | float) or not (
-            math.isfinite(self.mu) and self.mu > 0
+        if (
+            isinstance(self.mu, bool)
+            or not isinstance(self.mu, int | float)
+            or not (math.isfinite(self.mu) and self.mu > 0)
         ):
             raise InvalidParameter(f"mu must be a positive number, got {self.mu!r}")
 
@@ -148,7 +154,9 @@ class ALaw(_Companding):
 
     id = "a-law"
 
-    def __init__(self, bits: int = 8, *, A: float = 87.6, peak: float | None = None, nan: str = "raise") -> None:  # noqa: N803 - the standard's name
+    def __init__(
+        self, bits: int = 8, *, A: float = 87.6, peak: float | None = None, nan: str = "raise"
+    ) -> None:  # noqa: N803 - the standard's name
         self.bits = bits
         self.A = A
         self.peak = peak
@@ -156,8 +164,10 @@ class ALaw(_Companding):
 
     def _check_params(self) -> None:
         super()._check_params()
-        if isinstance(self.A, bool) or not isinstance(self.A, int | float) or not (
-            math.isfinite(self.A) and self.A >= 1
+        if (
+            isinstance(self.A, bool)
+            or not isinstance(self.A, int | float)
+            or not (math.isfinite(self.A) and self.A >= 1)
         ):
             raise InvalidParameter(f"A must be a number >= 1, got {self.A!r}")
 

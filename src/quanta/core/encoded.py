@@ -134,7 +134,8 @@ class Encoded:
 
     def __repr__(self) -> str:
         return (
-            f"Encoded(method={self.method!r}, shape={self.shape}, dtype={np.dtype(self.dtype).name}, "
+            f"Encoded(method={self.method!r}, shape={self.shape}, "
+            f"dtype={np.dtype(self.dtype).name}, "
             f"code_bits={self.code_bits}, side_bits={self.side_bits})"
         )
 
@@ -204,12 +205,16 @@ class Encoded:
             code_bits = int(header["code_bits"])
             side_bits = int(header["side_bits"])
             code_dt = np.dtype(header["code_dtype"])
-            arrays_spec = [(str(n), np.dtype(d), tuple(int(s) for s in sh)) for n, d, sh in header["arrays"]]
+            arrays_spec = [
+                (str(n), np.dtype(d), tuple(int(s) for s in sh)) for n, d, sh in header["arrays"]
+            ]
             dtype = np.dtype(header["dtype"])
             method = header["method"]
             config = header.get("config", {})
             scalars = header.get("scalars", {})
-            if not (isinstance(method, str) and isinstance(config, dict) and isinstance(scalars, dict)):
+            if not (
+                isinstance(method, str) and isinstance(config, dict) and isinstance(scalars, dict)
+            ):
                 raise TypeError("method, config or scalars has the wrong type")
         except (ValueError, KeyError, TypeError, OverflowError) as exc:
             raise CorruptData(f"Encoded header is not valid: {exc}") from None

@@ -36,7 +36,9 @@ def check_granularity(axis: Any, group_size: Any) -> None:
         or not isinstance(group_size, int | np.integer)
         or group_size < 1
     ):
-        raise InvalidParameter(f"group_size must be a positive integer or None, got {group_size!r}")
+        raise InvalidParameter(
+            f"group_size must be a positive integer or None, got {group_size!r}"
+        )
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,9 @@ class Layout:
         if axis is not None:
             ndim = len(shape)
             if not -ndim <= axis < ndim:
-                raise InvalidInput(f"axis {axis} is out of range for data with {ndim} dimension(s)")
+                raise InvalidInput(
+                    f"axis {axis} is out of range for data with {ndim} dimension(s)"
+                )
             axis = axis % ndim
         return cls(tuple(shape), axis, group_size)
 

@@ -144,14 +144,18 @@ class Uniform(Quantizer):
                     "already (a fixed-point format); drop range, or drop step"
                 )
             if self.range == "mse":
-                raise InvalidParameter("range='mse' searches a range for a number of bits; give bits, not step")
+                raise InvalidParameter(
+                    "range='mse' searches a range for a number of bits; give bits, not step"
+                )
         check_choice("mode", self.mode, _MODES)
         check_choice("rounding", self.rounding, _ROUNDINGS)
         if not isinstance(self.signed, bool):
             raise InvalidParameter(f"signed must be True or False, got {self.signed!r}")
         check_granularity(self.axis, self.group_size)
         _parse_range(self.range)
-        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
+        if self.seed is not None and (
+            isinstance(self.seed, bool) or not isinstance(self.seed, int)
+        ):
             raise InvalidParameter(f"seed must be an integer or None, got {self.seed!r}")
 
     def _check_fitted_state(self) -> None:
@@ -200,7 +204,9 @@ class Uniform(Quantizer):
             self.scale_, self.offset_ = _grid_from_bits(lo, hi, 1 << bits, self.mode)
             self.n_levels_ = 1 << bits
         else:
-            self.scale_, self.offset_, self.n_levels_ = _grid_from_step(lo, hi, float(self.step), self.mode)
+            self.scale_, self.offset_, self.n_levels_ = _grid_from_step(
+                lo, hi, float(self.step), self.mode
+            )
 
     # ---------------------------------------------------------- encode/decode
     def _encode(self, x: Any, xp: Any) -> tuple[Any, dict[str, Any], int]:
@@ -214,15 +220,26 @@ class Uniform(Quantizer):
         bits = self.code_bits
         shift = n // 2 if self.signed else 0
         out_dtype = code_dtype(bits, signed=self.signed)
-        params = {"scale": self.scale_, "offset": self.offset_, "n_levels": n, "signed": self.signed}
+        params = {
+            "scale": self.scale_,
+            "offset": self.offset_,
+            "n_levels": n,
+            "signed": self.signed,
+        }
         if xp is np and layout.per_tensor and self.rounding != "stochastic" and _numba_eligible(x):
             from quanta.core._kernels import uniform_encode
 
             codes = np.empty(x.shape, dtype=out_dtype)
             cdt = x.dtype.type
             uniform_encode(
-                np.ascontiguousarray(x).reshape(-1), cdt(self.offset_), cdt(self.scale_), cdt(0.5),
-                float(n - 1), shift, self.rounding == "floor", codes.reshape(-1),
+                np.ascontiguousarray(x).reshape(-1),
+                cdt(self.offset_),
+                cdt(self.scale_),
+                cdt(0.5),
+                float(n - 1),
+                shift,
+                self.rounding == "floor",
+                codes.reshape(-1),
             )
             return codes, params, bits
 
@@ -233,7 +250,9 @@ class Uniform(Quantizer):
         arrays = [xp.astype(x, cdt) if x.dtype != cdt else x]
         if self.rounding == "stochastic":
             rng = np.random.default_rng(self.seed)
-            noise = rng.random(tuple(x.shape), dtype=np.float64 if cdt == xp.float64 else np.float32)
+            noise = rng.random(
+                tuple(x.shape), dtype=np.float64 if cdt == xp.float64 else np.float32
+            )
             arrays.append(xp.asarray(noise, device=dev))
         rounding = self.rounding
         top = float(n - 1)
@@ -286,7 +305,11 @@ def _numba_eligible(x: np.ndarray) -> bool:
 
 # ------------------------------------------------------------------ ranges
 def _parse_range(spec: Any) -> tuple[Any, ...]:
-    """``("minmax",)``, ``("symmetric",)``, ``("mse",)``, ``("percentile", P)`` or ``("explicit", lo, hi)``."""
+    """The range spec as a tuple.
+
+    ``("minmax",)``, ``("symmetric",)``, ``("mse",)``, ``("percentile", P)`` or
+    ``("explicit", lo, hi)``.
+    """
     if spec is None:
         return ("minmax",)
     if isinstance(spec, str):
@@ -298,7 +321,9 @@ def _parse_range(spec: Any) -> tuple[Any, ...]:
             except ValueError:
                 p = math.nan
             if not 50.0 < p <= 100.0:
-                raise InvalidParameter(f"percentile range must be 'percentile:P' with 50 < P <= 100, got {spec!r}")
+                raise InvalidParameter(
+                    f"percentile range must be 'percentile:P' with 50 < P <= 100, got {spec!r}"
+                )
             return ("percentile", p)
         raise InvalidParameter(
             f"range must be 'minmax', 'symmetric', 'mse', 'percentile:P' or (lo, hi); got {spec!r}"
@@ -334,7 +359,9 @@ def _row_range(rows: np.ndarray, spec: tuple[Any, ...]) -> tuple[np.ndarray, np.
             out = -a, a
         else:
             p = spec[1]
-            out = tuple((np.nanpercentile if nan_aware else np.percentile)(rows, [100.0 - p, p], axis=1))
+            out = tuple(
+                (np.nanpercentile if nan_aware else np.percentile)(rows, [100.0 - p, p], axis=1)
+            )
     return tuple(np.nan_to_num(np.asarray(v, dtype=np.float64), nan=0.0) for v in out)
 
 
@@ -379,7 +406,9 @@ def _mse_range(rows: np.ndarray, bits: int, mode: str) -> tuple[np.ndarray, np.n
 
 
 # -------------------------------------------------------------------- grids
-def _grid_from_bits(lo: np.ndarray, hi: np.ndarray, n: int, mode: str) -> tuple[np.ndarray, np.ndarray]:
+def _grid_from_bits(
+    lo: np.ndarray, hi: np.ndarray, n: int, mode: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Step and level-0 value of ``n`` levels covering ``[lo, hi]`` (arrays of any shape)."""
     lo = np.asarray(lo, dtype=np.float64)
     hi = np.asarray(hi, dtype=np.float64)
@@ -411,7 +440,9 @@ def _grid_from_bits(lo: np.ndarray, hi: np.ndarray, n: int, mode: str) -> tuple[
     return scale, offset
 
 
-def _grid_from_step(lo: np.ndarray, hi: np.ndarray, step: float, mode: str) -> tuple[np.ndarray, np.ndarray, int]:
+def _grid_from_step(
+    lo: np.ndarray, hi: np.ndarray, step: float, mode: str
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Levels on the step grid covering ``[lo, hi]``: step, level-0 value and level count."""
     if mode == "mid-tread":
         kmin, kmax = np.round(lo / step), np.round(hi / step)
