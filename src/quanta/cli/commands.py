@@ -373,11 +373,19 @@ def quantize(
                 "quantizer": quantizer.get_config(),
                 "seconds": seconds,
                 "measurement": report.to_dict(),
+                "file_bits_per_sample": _file_bits(info, x),
                 "encoded": str(save_encoded) if save_encoded else None,
             }
         )
         return
-    render.quantized(file, output, quantizer, report, seconds, save_encoded)
+    render.quantized(file, output, quantizer, report, seconds, save_encoded, _file_bits(info, x))
+
+
+def _file_bits(info: Any, x: Any) -> int:
+    """Bits per sample as the input file stores them (16 for 16-bit PCM read as floats)."""
+    import numpy as np
+
+    return int(np.dtype(info.dtype or x.dtype).itemsize * 8)
 
 
 def _same_format(src: Path, dst: Path, info: Any) -> bool:

@@ -49,7 +49,13 @@ def _db(value: float | None) -> str:
 
 
 def quantized(
-    src: Path, dst: Path, quantizer: Any, report: Any, seconds: float, encoded: Path | None
+    src: Path,
+    dst: Path,
+    quantizer: Any,
+    report: Any,
+    seconds: float,
+    encoded: Path | None,
+    file_bits: int,
 ) -> None:
     table = Table(title=f"{src} -> {dst}", show_header=False, title_justify="left")
     table.add_column(style="bold")
@@ -65,7 +71,7 @@ def quantized(
         ("bits/sample (entropy)", f"{report.entropy_bits_per_sample:.4g}"),
         (
             "compression",
-            f"{report.compression_ratio:.3g}x vs {report.original_bits_per_sample}-bit input",
+            f"{file_bits / report.bits_per_sample:.3g}x vs the file's {file_bits}-bit samples",
         ),
         ("MSE", _fmt(report.mse)),
         ("SNR", f"{_db(report.snr_db)} dB"),

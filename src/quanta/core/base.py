@@ -136,9 +136,14 @@ class Quantizer:
         self._check_fitted()
         x = as_data(x)
         xp = namespace(x)
-        nonfinite = self._split_nonfinite(x, xp)
-        work = x if nonfinite is None else nonfinite[2]
-        codes, params, code_bits = self._encode(work, xp)
+        fast = self._encode_fast(x, xp) if self.nan == "raise" else None
+        nonfinite = None
+        if fast is not None:
+            codes, params, code_bits = fast
+        else:
+            nonfinite = self._split_nonfinite(x, xp)
+            work = x if nonfinite is None else nonfinite[2]
+            codes, params, code_bits = self._encode(work, xp)
         if nonfinite is not None:
             params = {**params, "nonfinite_index": nonfinite[0], "nonfinite_values": nonfinite[1]}
         return Encoded(
@@ -270,6 +275,14 @@ class Quantizer:
     def _encode(self, x: Any, xp: Any) -> tuple[Any, dict[str, Any], int]:
         raise NotImplementedError
 
+    def _encode_fast(self, x: Any, xp: Any) -> tuple[Any, dict[str, Any], int] | None:
+        """A one-pass encode that checks for NaN/Inf itself, or ``None`` where there is none.
+
+        Used only with ``nan="raise"``; it must raise :class:`InvalidInput`
+        (see :func:`nan_message`) if it meets a non-finite value.
+        """
+        return None
+
     def _decode(self, codes: Any, params: dict[str, Any], xp: Any) -> Any:
         raise NotImplementedError
 
@@ -293,7 +306,7 @@ class Quantizer:
         bad = ~xp.isfinite(x)
         n_bad = int(xp.sum(xp.astype(bad, xp.int64)))
         if self.nan != "keep":
-            raise InvalidInput(_nan_message(n_bad, x))
+            raise InvalidInput(nan_message(n_bad, x))
         if n_bad == math.prod(x.shape):
             raise InvalidInput("x has no finite values; there is nothing to fit on")
         if self._fit_keeps_shape:
@@ -306,7 +319,7 @@ class Quantizer:
             return None
         bad = ~xp.isfinite(x)
         if self.nan != "keep":
-            raise InvalidInput(_nan_message(int(xp.sum(xp.astype(bad, xp.int64))), x))
+            raise InvalidInput(nan_message(int(xp.sum(xp.astype(bad, xp.int64))), x))
         flat_bad = np.asarray(_to_numpy(xp.reshape(bad, (-1,))))
         index = np.flatnonzero(flat_bad).astype(np.int64)
         values = np.asarray(_to_numpy(xp.reshape(x, (-1,))))[index].astype(np.float64)
@@ -325,7 +338,7 @@ def all_finite(x: Any, xp: Any) -> bool:
     return bool(math.isfinite(float(xp.min(x))) and math.isfinite(float(xp.max(x))))
 
 
-def _nan_message(n_bad: int, x: Any) -> str:
+def nan_message(n_bad: int, x: Any) -> str:
     return (
         f"x contains {n_bad} NaN/Inf value(s) out of {math.prod(x.shape)}; remove them, "
         f"or pass nan='keep' to pass them through unquantized"

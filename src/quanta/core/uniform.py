@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from quanta.core.base import Quantizer, check_bits, check_choice, compute_dtype
+from quanta.core.base import Quantizer, check_bits, check_choice, compute_dtype, nan_message
 from quanta.core.encoded import _to_numpy, code_dtype
 from quanta.core.granularity import Layout, check_granularity
-from quanta.errors import DegenerateDataWarning, InvalidParameter
+from quanta.errors import DegenerateDataWarning, InvalidInput, InvalidParameter
 
 __all__ = ["Uniform"]
 
@@ -209,40 +209,30 @@ class Uniform(Quantizer):
             )
 
     # ---------------------------------------------------------- encode/decode
-    def _encode(self, x: Any, xp: Any) -> tuple[Any, dict[str, Any], int]:
+    def _check_shape(self, x: Any) -> Layout:
         layout = Layout.of(tuple(x.shape), self.axis, self.group_size)
         if self.scale_.shape != layout.param_shape:
             raise InvalidParameter(
                 f"this quantizer was fitted with scale shape {self.scale_.shape}, but data of "
                 f"shape {tuple(x.shape)} need {layout.param_shape}; fit it on data of this shape"
             )
+        return layout
+
+    def _params(self) -> dict[str, Any]:
+        return {
+            "scale": self.scale_,
+            "offset": self.offset_,
+            "n_levels": self.n_levels_,
+            "signed": self.signed,
+        }
+
+    def _encode(self, x: Any, xp: Any) -> tuple[Any, dict[str, Any], int]:
+        layout = self._check_shape(x)
         n = self.n_levels_
         bits = self.code_bits
         shift = n // 2 if self.signed else 0
         out_dtype = code_dtype(bits, signed=self.signed)
-        params = {
-            "scale": self.scale_,
-            "offset": self.offset_,
-            "n_levels": n,
-            "signed": self.signed,
-        }
-        if xp is np and layout.per_tensor and self.rounding != "stochastic" and _numba_eligible(x):
-            from quanta.core._kernels import uniform_encode
-
-            codes = np.empty(x.shape, dtype=out_dtype)
-            cdt = x.dtype.type
-            uniform_encode(
-                np.ascontiguousarray(x).reshape(-1),
-                cdt(self.offset_),
-                cdt(self.scale_),
-                cdt(0.5),
-                float(n - 1),
-                shift,
-                self.rounding == "floor",
-                codes.reshape(-1),
-            )
-            return codes, params, bits
-
+        params = self._params()
         cdt = compute_dtype(xp, x.dtype)
         dev = _device(x)
         scale = xp.asarray(self.scale_, dtype=cdt, device=dev)
@@ -272,6 +262,33 @@ class Uniform(Quantizer):
         if shift:
             levels = levels - shift
         return xp.astype(levels, getattr(xp, out_dtype.name)), params, bits
+
+    def _encode_fast(self, x: Any, xp: Any) -> tuple[Any, dict[str, Any], int] | None:
+        """Per-tensor nearest/floor encoding of large NumPy float arrays in one fused pass."""
+        if not (xp is np and self.axis is None and self.group_size is None):
+            return None
+        if self.rounding == "stochastic" or not _numba_eligible(x):
+            return None
+        from quanta.core._kernels import uniform_encode
+
+        self._check_shape(x)
+        n = self.n_levels_
+        bits = self.code_bits
+        codes = np.empty(x.shape, dtype=code_dtype(bits, signed=self.signed))
+        cdt = x.dtype.type
+        bad = uniform_encode(
+            np.ascontiguousarray(x).reshape(-1),
+            cdt(self.offset_),
+            cdt(self.scale_),
+            cdt(0.5),
+            float(n - 1),
+            n // 2 if self.signed else 0,
+            self.rounding == "floor",
+            codes.reshape(-1),
+        )
+        if bad:
+            raise InvalidInput(nan_message(bad, x))
+        return codes, self._params(), bits
 
     def _decode(self, codes: Any, params: dict[str, Any], xp: Any) -> Any:
         n = int(params["n_levels"])
@@ -347,15 +364,26 @@ def _row_range(rows: np.ndarray, spec: tuple[Any, ...]) -> tuple[np.ndarray, np.
     k = rows.shape[0]
     if kind == "explicit":
         return np.full(k, spec[1]), np.full(k, spec[2])
-    rows = rows.astype(np.float64, copy=False)
-    nan_aware = rows.dtype.kind == "f" and bool(np.isnan(rows).any())
+    # Reductions run in the data's own dtype (no float64 copy of a big array);
+    # NaN propagates through min/max, so NaN in a result means "use nan-aware".
+    nan_aware = False
+    if kind in ("minmax", "symmetric"):
+        lo, hi = rows.min(axis=1), rows.max(axis=1)
+        nan_aware = rows.dtype.kind == "f" and bool(np.isnan(lo).any() or np.isnan(hi).any())
+        if not nan_aware:
+            lo, hi = lo.astype(np.float64), hi.astype(np.float64)
+            if kind == "minmax":
+                return lo, hi
+            a = np.maximum(np.abs(lo), np.abs(hi))
+            return -a, a
+    else:
+        nan_aware = rows.dtype.kind == "f" and bool(np.isnan(rows).any())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: handled below
         if kind == "minmax":
-            lo, hi = (np.nanmin, np.nanmax) if nan_aware else (np.min, np.max)
-            out = lo(rows, axis=1), hi(rows, axis=1)
+            out = np.nanmin(rows, axis=1), np.nanmax(rows, axis=1)
         elif kind == "symmetric":
-            a = (np.nanmax if nan_aware else np.max)(np.abs(rows), axis=1)
+            a = np.nanmax(np.abs(rows), axis=1)
             out = -a, a
         else:
             p = spec[1]
