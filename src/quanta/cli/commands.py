@@ -117,6 +117,19 @@ def _progress_callback(enabled: bool):
     return callback, close
 
 
+# Options shared by several commands.
+_data_range_option = click.option(
+    "--data-range",
+    type=float,
+    metavar="R",
+    help="Peak-to-peak range for PSNR [default: data max-min].",
+)
+_key_option = click.option("--key", metavar="NAME", help="Array to read from an .npz file.")
+_json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print machine-readable JSON only."
+)
+
+
 # ------------------------------------------------------------------ analyze
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
@@ -140,20 +153,15 @@ def _progress_callback(enabled: bool):
     show_default=True,
     help="Rate that 'cheapest' minimises: fixed-length codes or their entropy.",
 )
-@click.option(
-    "--data-range",
-    type=float,
-    metavar="R",
-    help="Peak-to-peak range for PSNR [default: data max-min].",
-)
+@_data_range_option
 @click.option(
     "--plots",
     type=click.Path(file_okay=False, path_type=Path),
     metavar="DIR",
     help="Write PNG plots here (histogram with levels, error histogram, rate-distortion).",
 )
-@click.option("--key", metavar="NAME", help="Array to read from an .npz file.")
-@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON only.")
+@_key_option
+@_json_option
 def analyze(
     file: Path,
     target_psnr,
@@ -290,14 +298,9 @@ def _write_plots(x, result, recommendation, directory: Path) -> list[Path]:
     metavar="PATH",
     help="Also write the codes and side information (quanta Encoded bytes).",
 )
-@click.option(
-    "--data-range",
-    type=float,
-    metavar="R",
-    help="Peak-to-peak range for PSNR [default: data max-min].",
-)
-@click.option("--key", metavar="NAME", help="Array to read from an .npz file.")
-@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON only.")
+@_data_range_option
+@_key_option
+@_json_option
 def quantize(
     file: Path,
     output: Path,
@@ -434,7 +437,7 @@ def demo(output: Path, target_psnr: float) -> None:
 
 # ------------------------------------------------------------------ methods
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON only.")
+@_json_option
 def methods(as_json: bool) -> None:
     """List the quantization methods (--method NAME) and their parameters."""
     from quanta.core.registry import available_quantizers
