@@ -17,6 +17,7 @@ QUANTIZERS = [
     qa.Uniform(4, rounding="floor", range="symmetric"),
     qa.Uniform(step=0.1),
     qa.Codebook([-2.0, -0.5, 0.0, 0.7, 1.5]),
+    qa.LloydMax(bits=3),
     qa.MuLaw(8),
     qa.ALaw(6),
 ]
