@@ -71,6 +71,11 @@ def decode(enc: Encoded) -> Any:
     """Decode an :class:`Encoded` with the quantizer recorded in it (no other input needed)."""
     if not isinstance(enc, Encoded):
         raise InvalidInput(f"decode expects a quanta Encoded, got {type(enc).__name__}")
+    if not enc.config:
+        raise InvalidInput(
+            f"this Encoded records no quantizer config; decode it with the quantizer that "
+            f"made it, e.g. quanta.get_quantizer({enc.method!r})(...).decode(enc)"
+        )
     return from_config(enc.config).decode(enc)
 
 

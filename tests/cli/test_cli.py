@@ -213,3 +213,32 @@ def test_demo_writes_the_report(tmp_path):
     assert index.exists() and str(index.name) in proc.stdout
     html = index.read_text()
     assert "data:image/png;base64," in html and "<script" not in html
+
+
+def test_output_over_the_input_is_refused(tmp_path):
+    src = tmp_path / "t.npy"
+    src.write_bytes(TERRAIN.read_bytes())
+    assert_user_error(run("quantize", src, "-o", src), "is the input file")
+    assert src.read_bytes() == TERRAIN.read_bytes()
+
+
+def test_audio_converts_between_formats_keeping_the_rate(tmp_path):
+    out = tmp_path / "a.flac"
+    proc = run("quantize", AUDIO, "-o", out, "--bits", "6")
+    assert proc.returncode == 0, proc.stderr
+    assert sf.info(str(out)).samplerate == sf.info(str(AUDIO)).samplerate
+
+
+def test_warnings_are_one_line(tmp_path):
+    src = tmp_path / "c.npy"
+    np.save(src, np.full(10, 2.0))
+    proc = run("quantize", src, "-o", tmp_path / "o.npy", "--bits", "3")
+    assert proc.returncode == 0
+    assert proc.stderr.strip() == (
+        "quanta: warning: the data are constant (2.0); each such group maps to a single level"
+    )
+
+
+def test_missing_required_parameter_names_the_flag(tmp_path):
+    proc = run("quantize", TERRAIN, "-o", tmp_path / "o.npy", "--method", "codebook")
+    assert_user_error(proc, "--levels")

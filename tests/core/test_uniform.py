@@ -239,3 +239,41 @@ def test_from_config_rejects_bad_configs():
         qa.from_config({"id": "nope"})
     with pytest.raises(qa.InvalidParameter, match="1..16"):
         qa.from_config({"id": "uniform", "bits": 40})
+
+
+def test_decode_uses_the_settings_recorded_in_the_encoding():
+    x = np.random.default_rng(0).normal(size=(4, 6)) * np.arange(1, 7)
+    enc = qa.Uniform(bits=4, group_size=4).fit(x).encode(x)
+    np.testing.assert_array_equal(qa.Uniform(bits=4, axis=1).decode(enc), qa.decode(enc))
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.uint64])
+def test_64_bit_integers_do_not_wrap(dtype):
+    info = np.iinfo(dtype)
+    x = np.array([info.min, info.max // 2, info.max], dtype=dtype)
+    x_hat = qa.Uniform(4).quantize(x)
+    assert x_hat[-1] > x_hat[1] >= x_hat[0]
+
+
+@pytest.mark.parametrize("x", [np.array([-1e308, 1e308]), np.array([0.0, 5e-324, 1e-323])])
+def test_ranges_float64_cannot_split_are_refused(x):
+    with pytest.raises(qa.InvalidInput, match="rescale"):
+        qa.Uniform(8).fit(x)
+
+
+def test_negative_seed_is_refused_and_numpy_ints_accepted():
+    with pytest.raises(qa.InvalidParameter, match=">= 0"):
+        qa.Uniform(4, rounding="stochastic", seed=-1).fit(np.arange(3.0))
+    qa.Uniform(4, rounding="stochastic", seed=np.int64(3)).quantize(np.arange(3.0))
+
+
+def test_hostile_params_in_an_encoding_are_corrupt_data():
+    x = np.arange(10.0)
+    enc = qa.Codebook([0.0, 1.0]).encode(x)
+    enc.codes[:] = 7  # codes beyond the table, as a forged file could hold
+    with pytest.raises(qa.CorruptData):
+        qa.decode(enc)
+    enc = qa.Uniform(4).fit(x).encode(x)
+    del enc.params["n_levels"]
+    with pytest.raises(qa.CorruptData):
+        qa.decode(enc)

@@ -178,8 +178,13 @@ def profile(x: Any) -> DataProfile:
         nonfinite = 0
     values = flat.astype(np.float64, copy=False)
     lo, hi = float(values.min()), float(values.max())
-    mean = float(np.mean(values, dtype=np.float64))
-    centred = values - mean
+    # Moments of the data scaled to |x| <= 1, so that powers cannot overflow.
+    unit = max(abs(lo), abs(hi)) or 1.0
+    scaled = values / unit
+    mean_u = float(np.mean(scaled, dtype=np.float64))
+    mean = mean_u * unit
+    centred = scaled - mean_u
+    del scaled
     m2 = float(np.mean(centred * centred))
     m3 = float(np.mean(centred**3))
     m4 = float(np.mean((centred * centred) ** 2))
@@ -198,7 +203,7 @@ def profile(x: Any) -> DataProfile:
         min=lo,
         max=hi,
         mean=mean,
-        std=math.sqrt(m2),
+        std=math.sqrt(m2) * unit,
         dynamic_range_db=_dynamic_range_db(values),
         skewness=skew,
         kurtosis=kurt,
@@ -229,7 +234,21 @@ def _histogram(
         return counts, edges
     if lo == hi:
         return np.array([values.size]), np.array([lo - 0.5, hi + 0.5])
-    return np.histogram(values, bins=HIST_BINS, range=(lo, hi))
+    # Ranges so narrow (a few ulps) or so wide (near the float64 limit) that
+    # 256 equal bins cannot be formed get one bin per distinct value instead.
+    with np.errstate(over="ignore"):
+        usable = math.isfinite(hi - lo) and (hi - lo) / HIST_BINS > 4 * np.spacing(
+            max(abs(lo), abs(hi))
+        )
+    if usable:
+        return np.histogram(values, bins=HIST_BINS, range=(lo, hi))
+    distinct, counts = np.unique(values, return_counts=True)
+    if distinct.size > HIST_BINS:
+        keep = np.linspace(0, distinct.size - 1, HIST_BINS + 1).astype(int)
+        counts = np.add.reduceat(counts, keep[:-1])
+        return counts, distinct[keep].astype(np.float64)
+    edges = np.concatenate([distinct, [distinct[-1]]]).astype(np.float64)
+    return counts, edges
 
 
 def _n_unique(flat: np.ndarray, dtype: np.dtype, lo: float, hi: float) -> tuple[int, bool]:

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from quanta.cli import render
-from quanta.errors import InvalidParameter
+from quanta.errors import InvalidParameter, OutputError
 
 
 def _method_names() -> list[str]:
@@ -65,6 +65,12 @@ def build_quantizer(method: str, given: dict[str, Any], extra: tuple[str, ...]) 
 
     cls = get_quantizer(method)
     accepted = set(cls._param_names())
+    signature = inspect.signature(cls.__init__)
+    required = [
+        n
+        for n, p in signature.parameters.items()
+        if n != "self" and p.default is inspect.Parameter.empty
+    ]
     params = {k: v for k, v in given.items() if v is not None}
     params.update(_parse_param(p) for p in extra)
     foreign = sorted(k for k in params if k not in accepted)
@@ -74,10 +80,11 @@ def build_quantizer(method: str, given: dict[str, Any], extra: tuple[str, ...]) 
         raise InvalidParameter(
             f"{flags} does not apply to --method {method} (its parameters: {allowed})"
         )
-    try:
-        return cls(**params)
-    except TypeError as exc:  # a required parameter is missing (e.g. codebook levels)
-        raise InvalidParameter(f"--method {method}: {exc}; see `quanta methods`") from None
+    missing = [n for n in required if n not in params]
+    if missing:
+        flags = ", ".join("--" + n.replace("_", "-") for n in missing)
+        raise InvalidParameter(f"--method {method} needs {flags} (see `quanta methods`)")
+    return cls(**params)
 
 
 def _progress_callback(enabled: bool):
@@ -355,6 +362,9 @@ def quantize(
     check_output_path(output)
     if save_encoded is not None:
         check_output_path(save_encoded)
+    for target in (output, save_encoded):
+        if target is not None and target.exists() and file.exists() and target.samefile(file):
+            raise OutputError(f"{target} is the input file; write the result under another name")
     x, info = read(file, key=key)
     start = time.perf_counter()
     quantizer.fit(x)
@@ -362,7 +372,7 @@ def quantize(
     x_hat = quantizer.decode(enc)
     seconds = time.perf_counter() - start
     report = measure(x, x_hat, enc, data_range=data_range)
-    out_info = info if _same_format(file, output, info) else None
+    out_info = _output_info(output, info)
     write(output, x_hat, out_info)
     if save_encoded is not None:
         with atomic_write(save_encoded) as f:
@@ -391,10 +401,18 @@ def _file_bits(info: Any, x: Any) -> int:
     return int(np.dtype(info.dtype or x.dtype).itemsize * 8)
 
 
-def _same_format(src: Path, dst: Path, info: Any) -> bool:
+def _output_info(dst: Path, info: Any) -> Any:
+    """What to carry from the input file to the output: all of it for the same format,
+    the sample rate between audio formats (WAV → FLAC ...), nothing otherwise."""
+    from quanta.io import FileInfo
     from quanta.io._info import format_from_suffix
 
-    return format_from_suffix(dst) == info.format
+    fmt = format_from_suffix(dst)
+    if fmt == info.format:
+        return info
+    if fmt in ("wav", "flac") and info.samplerate:
+        return FileInfo(format=fmt, samplerate=info.samplerate, subtype=info.subtype)
+    return None
 
 
 # --------------------------------------------------------------------- demo

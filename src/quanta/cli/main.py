@@ -44,8 +44,16 @@ def _register_commands() -> None:
 _register_commands()
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    """Warnings as one line, ``quanta: warning: ...``, without source lines."""
+    click.echo(f"quanta: warning: {message}", err=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the command line; exit 2 with one line on stderr for a user error."""
+    import warnings
+
+    warnings.showwarning = _show_warning
     try:
         cli.main(args=argv, prog_name="quanta", standalone_mode=False)
     except QuantaError as exc:

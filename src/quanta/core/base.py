@@ -28,7 +28,13 @@ from typing import Any, ClassVar
 import numpy as np
 
 from quanta.core.encoded import Encoded, _to_numpy
-from quanta.errors import InvalidInput, InvalidParameter, MismatchedEncoding, NotFitted
+from quanta.errors import (
+    CorruptData,
+    InvalidInput,
+    InvalidParameter,
+    MismatchedEncoding,
+    NotFitted,
+)
 
 __all__ = ["Quantizer", "as_data", "namespace", "side_bits_of"]
 
@@ -68,6 +74,11 @@ def as_data(x: Any, *, name: str = "x") -> Any:
         )
     if kind == "b":
         raise InvalidInput(f"{name} is boolean; convert it first, e.g. x.astype(np.uint8)")
+    if kind == "bfloat16":
+        raise InvalidInput(
+            f"{name} is a bfloat16 tensor, which NumPy cannot hold; quantize x.float() "
+            f"and convert the result back with .bfloat16()"
+        )
     if kind not in "iuf":
         raise InvalidInput(f"{name} must hold real numbers, got dtype {_dtype_name(arr)}")
     if math.prod(arr.shape) == 0:
@@ -84,6 +95,8 @@ def _dtype_kind(arr: Any) -> str:
         dt = arr.dtype
         if dt.is_complex:
             return "c"
+        if dt == torch.bfloat16:
+            return "bfloat16"
         if dt == torch.bool:
             return "b"
         return "f" if dt.is_floating_point else ("u" if dt == torch.uint8 else "i")
@@ -96,7 +109,7 @@ def _dtype_name(arr: Any) -> str:
 
 def compute_dtype(xp: Any, dtype: Any) -> Any:
     """float32 for float16/float32 data, float64 otherwise (float64 and integers)."""
-    if dtype in (xp.float16, xp.float32) or (hasattr(xp, "bfloat16") and dtype == xp.bfloat16):
+    if dtype in (xp.float16, xp.float32):
         return xp.float32
     return xp.float64
 
@@ -166,13 +179,30 @@ class Quantizer:
                 f"this Encoded was made by {enc.method!r}, not {self.id!r}; decode it with "
                 f"quanta.decode(enc) or the quantizer that encoded it"
             )
-        self._check_params()
+        source = self._encoder_of(enc)
+        source._check_params()
         xp = namespace(enc.codes)
-        values = self._decode(enc.codes, enc.params, xp)
-        values = xp.reshape(values, enc.shape)
+        try:
+            values = source._decode(enc.codes, enc.params, xp)
+            values = xp.reshape(values, enc.shape)
+        except (KeyError, IndexError, TypeError) as exc:  # bytes from an untrusted source
+            raise CorruptData(f"Encoded parameters do not fit its codes: {exc!r}") from None
         if "nonfinite_index" in enc.params:
             values = _restore_nonfinite(values, enc.params, xp)
         return _cast_like(values, enc.dtype, xp)
+
+    def _encoder_of(self, enc: Encoded) -> Quantizer:
+        """The quantizer whose settings decode ``enc``: ``self``, or the one in ``enc.config``.
+
+        Decoding depends on the settings the data were encoded with (bits,
+        granularity, μ ...), which the Encoded records; a quantizer of the same
+        kind with other settings decodes it as its encoder would have.
+        """
+        theirs = {k: v for k, v in enc.config.items() if k != "fitted"}
+        if not theirs:
+            return self
+        own = {k: v for k, v in self.get_config().items() if k != "fitted"}
+        return self if own == theirs else type(self).from_config(theirs)
 
     def quantize(self, x: Any) -> Any:
         """Fit if not fitted yet, then encode and decode: ``x`` as the decoder sees it."""
@@ -341,7 +371,7 @@ def all_finite(x: Any, xp: Any) -> bool:
 def nan_message(n_bad: int, x: Any) -> str:
     return (
         f"x contains {n_bad} NaN/Inf value(s) out of {math.prod(x.shape)}; remove them, "
-        f"or pass nan='keep' to pass them through unquantized"
+        f"or pass nan='keep' (--nan keep) to pass them through unquantized"
     )
 
 
@@ -371,7 +401,11 @@ def _cast_like(values: Any, dtype: np.dtype, xp: Any) -> Any:
     target = getattr(xp, dtype.name)
     if dtype.kind in "iu":
         info = np.iinfo(dtype)
-        values = xp.clip(xp.round(values), float(info.min), float(info.max))
+        # float(2**63 - 1) rounds up to 2**63, which would wrap: step below it.
+        top = float(info.max)
+        if top > info.max:
+            top = float(np.nextafter(top, 0.0))
+        values = xp.clip(xp.round(values), float(info.min), top)
     if values.dtype == target:
         return values
     return xp.astype(values, target)

@@ -273,5 +273,8 @@ def _to_numpy(value: Any) -> Any:
     if isinstance(value, list | tuple | dict):
         return value
     if hasattr(value, "detach"):  # torch tensors on any device
-        return value.detach().cpu().numpy()
+        value = value.detach().cpu()
+        if str(value.dtype) == "torch.bfloat16":  # NumPy has no bfloat16
+            value = value.float()
+        return value.numpy()
     return np.asarray(value)

@@ -154,9 +154,11 @@ class Uniform(Quantizer):
         check_granularity(self.axis, self.group_size)
         _parse_range(self.range)
         if self.seed is not None and (
-            isinstance(self.seed, bool) or not isinstance(self.seed, int)
+            isinstance(self.seed, bool)
+            or not isinstance(self.seed, int | np.integer)
+            or self.seed < 0
         ):
-            raise InvalidParameter(f"seed must be an integer or None, got {self.seed!r}")
+            raise InvalidParameter(f"seed must be an integer >= 0 or None, got {self.seed!r}")
 
     def _check_fitted_state(self) -> None:
         self.scale_ = np.asarray(self.scale_, dtype=np.float64)
@@ -194,9 +196,14 @@ class Uniform(Quantizer):
             pairs = [_row_range(r, spec) for r in rows]
         lo = layout.params_from_rows([p[0] for p in pairs])
         hi = layout.params_from_rows([p[1] for p in pairs])
-        if np.all(lo == hi):
+        if np.all(lo == hi):  # one-value groups (a short tail group) alone are normal
+            what = (
+                f"the data are constant ({float(lo.flat[0])!r})"
+                if lo.size == 1
+                else f"every one of the {lo.size} scale groups is constant"
+            )
             warnings.warn(
-                f"the data are constant ({lo.flat[0]!r}); every value maps to one level",
+                f"{what}; each such group maps to a single level",
                 DegenerateDataWarning,
                 stacklevel=3,
             )
@@ -440,12 +447,18 @@ def _grid_from_bits(
     """Step and level-0 value of ``n`` levels covering ``[lo, hi]`` (arrays of any shape)."""
     lo = np.asarray(lo, dtype=np.float64)
     hi = np.asarray(hi, dtype=np.float64)
-    width = hi - lo
-    constant = width <= 0
-    cells = (n - 1) if mode == "mid-tread" else n
+    constant = hi <= lo
+    cells = max((n - 1) if mode == "mid-tread" else n, 1)
+    with np.errstate(over="ignore"):
+        width = hi - lo
     # A constant group gets any positive step with a level exactly on its value.
-    fallback = np.where(lo != 0, np.abs(lo), 1.0) / max(cells, 1)
-    scale = np.where(constant, fallback, width / max(cells, 1))
+    fallback = np.where(lo != 0, np.abs(lo), 1.0) / cells
+    scale = np.where(constant, fallback, width / cells)
+    if not np.all(np.isfinite(width) & np.isfinite(scale) & (scale > 0)):
+        raise InvalidInput(
+            f"a range of [{float(np.min(lo))!r}, {float(np.max(hi))!r}] cannot be cut into "
+            f"{cells} steps in float64 (overflow or underflow); rescale the data first"
+        )
     straddles = (lo < 0) & (hi > 0)
     if mode == "mid-tread":
         nudged = -np.round(-lo / scale) * scale
