@@ -14,8 +14,10 @@ uniform) it is the global one (Fleischer 1964).
 
 Two ways to get the levels:
 
-* :meth:`LloydMax.fit` runs the exact iteration on data. The data are sorted
-  once and their running sums kept, so that one iteration costs
+* :meth:`LloydMax.fit` starts from the least-squares partition of the data
+  (exact 1-D k-means by dynamic programming, ``init="optimal"``, on the
+  distinct values or on fine bins of them), then runs the exact iteration on
+  the data. The data are sorted once and their running sums kept, so that one iteration costs
   ``O(L log n)`` — the cells' sizes and sums come from a binary search of the
   thresholds in the sorted data — and the whole fit is dominated by the sort.
 * :meth:`LloydMax.for_distribution` solves the conditions for a Gaussian,
@@ -26,7 +28,11 @@ References
 ----------
 J. Max, "Quantizing for minimum distortion", IRE Trans. Inf. Theory IT-6,
 pp. 7–12, 1960. S. P. Lloyd, "Least squares quantization in PCM", IEEE Trans.
-Inf. Theory IT-28, pp. 129–137, 1982 (written 1957).
+Inf. Theory IT-28, pp. 129–137, 1982 (written 1957). H. Wang, M. Song,
+"Ckmeans.1d.dp: optimal k-means clustering in one dimension by dynamic
+programming", The R Journal 3(2), pp. 29–33, 2011. A. Grønlund et al., "Fast
+exact k-means, k-medians and Bregman divergence clustering in 1D",
+arXiv:1701.07204, 2017.
 """
 
 from __future__ import annotations
@@ -43,13 +49,25 @@ from quanta.errors import CorruptData, DegenerateDataWarning, InvalidParameter
 
 __all__ = ["LloydMax"]
 
-_INITS = ("companded", "quantile", "uniform")
+_INITS = ("optimal", "companded", "quantile", "uniform")
 _DISTRIBUTIONS = ("gaussian", "laplacian", "uniform")
 _MAX_LEVELS = 1 << 16
 _DEFAULT_BITS = 8
 _CHUNK = 1 << 20
 #: Equal-count bins per level of the density estimate behind ``init="companded"``.
 _COMPANDED_BINS_PER_LEVEL = 32
+#: ``init="optimal"``: the exact dynamic programme runs on the distinct values when
+#: there are at most this many (or ``2·_OPTIMAL_POINTS_PER_LEVEL·L``), else on bins.
+_OPTIMAL_EXACT_POINTS = 1 << 14
+#: Bins per level (at least ``_OPTIMAL_MIN_POINTS``) when the data are binned, half
+#: of equal count, half of equal width. 32 per level: within 0.02 % of the optimum
+#: on the photo's luminance at 256 levels, after Lloyd's iteration.
+_OPTIMAL_POINTS_PER_LEVEL = 32
+_OPTIMAL_MIN_POINTS = 1 << 13
+#: Most ``L·m·log2(m)`` (m weighted points) the dynamic programme may cost, and most
+#: entries of its ``L × m`` backtracking table (int32); beyond: the companded start.
+_OPTIMAL_BUDGET = 3e9
+_OPTIMAL_MAX_TABLE = 1 << 26
 #: Newton's method for a density stops when no level moves by more than this
 #: (unit variance): a few units in the last place of float64.
 _PDF_TOL = 1e-14
@@ -73,8 +91,22 @@ class LloydMax(Quantizer):
         data's standard deviation in an iteration (0: run until the cells
         stop changing, which happens after finitely many steps on data, or
         ``max_iter``).
-    init : {"companded", "quantile", "uniform"}
-        Starting levels. ``"companded"``: the quantiles of ``p^(1/3)``, with
+    init : {"optimal", "companded", "quantile", "uniform"}
+        Starting levels. ``"optimal"`` (default): the levels of the
+        least-squares partition of the data into ``L`` cells, found exactly
+        by dynamic programming (optimal 1-D k-means: Wang & Song 2011,
+        Ckmeans.1d.dp, with the divide-and-conquer speed-up of Grønlund et
+        al. 2017, ``O(L·m·log m)`` for ``m`` points). It runs on the data's
+        distinct values (weighted by their counts) when there are at most
+        ``max(16384, 64·L)`` of them — the result is then the global optimum
+        and Lloyd's iteration stops at once — and otherwise on ``32·L`` (at
+        least 8192) bins of the sorted data, half of equal count and half of
+        equal width, which Lloyd's iteration on all the data then refines
+        (near-optimal; Lloyd's iteration alone can stop far from the optimum
+        on multi-modal or discrete data). If ``L·m·log2(m)`` exceeds ``3·10⁹``
+        or the ``L × m`` backtracking table ``2^26`` entries (many levels,
+        e.g. 65536), it falls back to ``"companded"``.
+        ``"companded"``: the quantiles of ``p^(1/3)``, with
         the density ``p`` estimated from ``32·L`` equal-count bins of the data
         — the asymptotically optimal level density (Panter & Dite 1951), from
         which Lloyd's iteration has little left to do. ``"quantile"``: the
@@ -138,7 +170,7 @@ class LloydMax(Quantizer):
         bits: int | None = None,
         max_iter: int = 300,
         tol: float = 1e-7,
-        init: str = "companded",
+        init: str = "optimal",
         nan: str = "raise",
     ) -> None:
         self.levels = levels
@@ -408,6 +440,65 @@ def _initial_levels(xs: np.ndarray, n_levels: int, init: str) -> np.ndarray:
     return distinct[(targets * distinct.size).astype(np.int64)].astype(np.float64)
 
 
+def _optimal_levels(
+    xs: np.ndarray,
+    sums: np.ndarray,
+    mean: float,
+    new_value: np.ndarray,
+    n_distinct: int,
+    n_levels: int,
+) -> np.ndarray | None:
+    """Levels of the least-squares partition of ``xs`` into ``n_levels`` cells, or None.
+
+    The partition is exact over the distinct values when there are few enough
+    of them, else over bins of the sorted data (which Lloyd's iteration then
+    refines). None when the dynamic programme would exceed its budget.
+    """
+    n = xs.size
+    exact = n_distinct <= max(_OPTIMAL_EXACT_POINTS, 2 * _OPTIMAL_POINTS_PER_LEVEL * n_levels)
+    if exact and _within_budget(n_distinct, n_levels):
+        starts = np.flatnonzero(new_value)
+    else:
+        starts = _bin_starts(xs, n_levels)
+        if starts.size <= n_levels or not _within_budget(starts.size, n_levels):
+            return None
+    m = starts.size
+    from quanta.core._optimal1d import optimal_partition
+
+    edges = np.append(starts, n)
+    weight = np.diff(edges).astype(np.float64)
+    wsum = np.diff(sums[edges])  # Σ (x − mean) over each point's values
+    wsq = wsum * (wsum / weight)  # weight · (point mean − mean)²
+    prefix = np.zeros((3, m + 1))
+    np.cumsum(weight, out=prefix[0, 1:])
+    np.cumsum(wsum, out=prefix[1, 1:])
+    np.cumsum(wsq, out=prefix[2, 1:])
+    cuts, _ = optimal_partition(prefix[0], prefix[1], prefix[2], n_levels)
+    cell_edges = edges[cuts]
+    return mean + np.diff(sums[cell_edges]) / np.diff(cell_edges)
+
+
+def _within_budget(m: int, n_levels: int) -> bool:
+    """Whether the dynamic programme on ``m`` points may run (time and table size)."""
+    return (
+        n_levels * m * math.log2(m) <= _OPTIMAL_BUDGET and n_levels * (m + 1) <= _OPTIMAL_MAX_TABLE
+    )
+
+
+def _bin_starts(xs: np.ndarray, n_levels: int) -> np.ndarray:
+    """First indices of bins of the sorted ``xs``: equal-count and equal-width edges
+    together (so that both dense regions and sparse tails are resolved), each moved
+    to the start of its run of equal values (no value is split between bins)."""
+    n = xs.size
+    half = max(_OPTIMAL_MIN_POINTS, _OPTIMAL_POINTS_PER_LEVEL * n_levels) // 2
+    by_count = np.rint(np.linspace(0.0, n, half + 1)[:-1]).astype(np.int64)
+    by_count = np.searchsorted(xs, xs[by_count], side="left")
+    lo, hi = float(xs[0]), float(xs[-1])
+    by_value = _counts_at_or_below(xs, lo + (hi - lo) * (np.arange(1, half) / half))
+    starts = np.unique(np.concatenate((by_count, by_value)))
+    return starts[starts < n]
+
+
 def _lloyd_on_data(
     data: np.ndarray, n_levels: int, init: str, max_iter: int, tol: float
 ) -> tuple[np.ndarray, int, list[float]]:
@@ -424,10 +515,13 @@ def _lloyd_on_data(
             stacklevel=4,
         )
         return xs[new_value].astype(np.float64), 0, [0.0]
-    del new_value
     mean = float(np.mean(xs, dtype=np.float64))
     sums, sq_total = _centred_prefix_sums(xs, mean)
     step_tol = tol * math.sqrt(sq_total / n)
+    start = None
+    if init == "optimal":
+        start = _optimal_levels(xs, sums, mean, new_value, n_distinct, n_levels)
+    del new_value
 
     def cells(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Counts and centred sums of the cells of ``levels`` (ties go to the lower level)."""
@@ -440,7 +534,9 @@ def _lloyd_on_data(
         d = levels - mean
         return max(0.0, (sq_total - 2.0 * float(d @ csum) + float(counts @ (d * d))) / n)
 
-    levels = _initial_levels(xs, n_levels, init)
+    if start is None:  # init="optimal" over its budget falls back to "companded"
+        start = _initial_levels(xs, n_levels, "companded" if init == "optimal" else init)
+    levels = start
     counts, csum = cells(levels)
     history = [mse(levels, counts, csum)]
     n_iter = 0
