@@ -727,3 +727,11 @@ def test_docstring_examples(monkeypatch: pytest.MonkeyPatch) -> None:
         warnings.simplefilter("error")
         result = doctest.testmod(lloyd, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize("bits", [12, 13, 16])
+def test_more_bins_than_values_at_high_bit_depths(bits):
+    """Regression: at 2**bits levels on 10^5 continuous values the bin edges reached n."""
+    x = np.random.default_rng(0).normal(size=100_000)
+    q = LloydMax(bits=bits).fit(x)
+    assert np.all(np.diff(q.levels_) > 0)

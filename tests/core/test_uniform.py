@@ -26,7 +26,7 @@ def _levels(q: qa.Uniform) -> np.ndarray:
 @given(data, bits_st, modes, roundings)
 def test_error_at_most_half_step_inside_range(x, bits, mode, rounding):
     q = qa.Uniform(bits, mode=mode, rounding=rounding)
-    if np.ptp(x) == 0:
+    if np.ptp(x) < 1e-300:  # constant, or a range float64 cannot split (refused: tested below)
         return
     x_hat = q.fit(x).quantize(x)
     step = float(q.scale_)
@@ -36,7 +36,7 @@ def test_error_at_most_half_step_inside_range(x, bits, mode, rounding):
 @settings(max_examples=100, deadline=None)
 @given(data, bits_st, modes, roundings)
 def test_idempotent_monotone_and_codes_in_range(x, bits, mode, rounding):
-    if np.ptp(x) == 0:
+    if np.ptp(x) < 1e-300:
         return
     q = qa.Uniform(bits, mode=mode, rounding=rounding).fit(x)
     x_hat = q.quantize(x)
@@ -51,7 +51,7 @@ def test_idempotent_monotone_and_codes_in_range(x, bits, mode, rounding):
 @settings(max_examples=60, deadline=None)
 @given(data, bits_st)
 def test_config_and_bytes_round_trip(x, bits):
-    if np.ptp(x) == 0:
+    if np.ptp(x) < 1e-300:
         return
     q = qa.Uniform(bits, range="symmetric", signed=True).fit(x)
     enc = q.encode(x)

@@ -492,6 +492,7 @@ def _bin_starts(xs: np.ndarray, n_levels: int) -> np.ndarray:
     n = xs.size
     half = max(_OPTIMAL_MIN_POINTS, _OPTIMAL_POINTS_PER_LEVEL * n_levels) // 2
     by_count = np.rint(np.linspace(0.0, n, half + 1)[:-1]).astype(np.int64)
+    by_count = np.minimum(by_count, n - 1)  # more bins than values: rint can reach n
     by_count = np.searchsorted(xs, xs[by_count], side="left")
     lo, hi = float(xs[0]), float(xs[-1])
     by_value = _counts_at_or_below(xs, lo + (hi - lo) * (np.arange(1, half) / half))
