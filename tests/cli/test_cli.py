@@ -242,3 +242,10 @@ def test_warnings_are_one_line(tmp_path):
 def test_missing_required_parameter_names_the_flag(tmp_path):
     proc = run("quantize", TERRAIN, "-o", tmp_path / "o.npy", "--method", "codebook")
     assert_user_error(proc, "--levels")
+
+
+def test_failed_output_leaves_no_encoded_file(tmp_path):
+    """The data cannot be a PNG, so neither the PNG nor the --save-encoded file appears."""
+    proc = run("quantize", TERRAIN, "-o", tmp_path / "t.png", "--save-encoded", tmp_path / "t.qe")
+    assert_user_error(proc)
+    assert list(tmp_path.iterdir()) == []

@@ -372,10 +372,13 @@ def quantize(
     seconds = time.perf_counter() - start
     report = measure(x, x_hat, enc, data_range=data_range)
     out_info = _output_info(output, info)
-    write(output, x_hat, out_info)
-    if save_encoded is not None:
+    if save_encoded is None:
+        write(output, x_hat, out_info)
+    else:
+        # The encoded file is renamed into place only if the output was written too.
         with atomic_write(save_encoded) as f:
             f.write(enc.to_bytes())
+            write(output, x_hat, out_info)
     if as_json:
         render.print_json(
             {
