@@ -188,18 +188,13 @@ class Recommendation:
         >>> res.recommend(bits=4).cli_options()
         '--method uniform --bits 4 --param range=mse'
         """
-        import inspect
         import json
         import shlex
 
         q = self.quantizer()
-        defaults = inspect.signature(type(q).__init__).parameters
         parts = ["--method", q.id]
-        for name, value in q.get_params().items():
-            default = defaults[name].default
-            if value is None or (
-                default is not inspect.Parameter.empty and _equal(value, default)
-            ):
+        for name, value in q.changed_params().items():
+            if value is None:
                 continue
             if name == "bits":
                 parts += ["--bits", str(value)]
@@ -426,13 +421,6 @@ class AnalysisResult:
         if others:
             text += "; " + ", ".join(others)
         return text
-
-
-def _equal(a: Any, b: Any) -> bool:
-    try:
-        return bool(a == b) and type(a) is type(b)
-    except (TypeError, ValueError):
-        return False
 
 
 def _plain(value: Any) -> Any:

@@ -267,14 +267,19 @@ class Quantizer:
             obj._check_fitted_state()
         return obj
 
-    def __repr__(self) -> str:
+    def changed_params(self) -> dict[str, Any]:
+        """The constructor parameters that differ from their defaults (what ``repr`` shows)."""
         sig = inspect.signature(type(self).__init__)
-        shown = []
+        changed = {}
         for name, value in self.get_params().items():
             default = sig.parameters[name].default
             if default is inspect.Parameter.empty or not _same(value, default):
-                shown.append(f"{name}={value!r}")
-        return f"{type(self).__name__}({', '.join(shown)})"
+                changed[name] = value
+        return changed
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={v!r}" for k, v in self.changed_params().items())
+        return f"{type(self).__name__}({shown})"
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
@@ -417,6 +422,24 @@ def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
         raise InvalidParameter(
             f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}"
         )
+
+
+def check_number(name: str, value: Any, *, minimum: float = 0.0, inclusive: bool = False) -> float:
+    """Raise :class:`InvalidParameter` unless ``value`` is a finite real number above ``minimum``
+    (or at least ``minimum`` when ``inclusive``); NumPy scalars are accepted."""
+    ok = not isinstance(value, bool) and isinstance(value, int | float | np.integer | np.floating)
+    if ok:
+        value = float(value)
+        ok = math.isfinite(value) and (value >= minimum if inclusive else value > minimum)
+    if not ok:
+        bound = (
+            f">= {minimum:g}" if inclusive else ("positive" if minimum == 0 else f"> {minimum:g}")
+        )
+        raise InvalidParameter(
+            f"{name} must be a finite number {bound}".replace("number positive", "positive number")
+            + f", got {value!r}"
+        )
+    return value
 
 
 def check_bits(bits: Any, lo: int = 1, hi: int = 16, name: str = "bits") -> int:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from quanta.core.base import Quantizer, check_bits, compute_dtype
+from quanta.core.base import Quantizer, check_bits, check_number, compute_dtype
 from quanta.core.encoded import code_dtype
 from quanta.errors import DegenerateDataWarning, InvalidParameter
 
@@ -30,10 +30,8 @@ class _Companding(Quantizer):
     def _check_params(self) -> None:
         super()._check_params()
         check_bits(self.bits)
-        if self.peak is not None and not (
-            isinstance(self.peak, int | float) and math.isfinite(self.peak) and self.peak > 0
-        ):
-            raise InvalidParameter(f"peak must be a positive number or None, got {self.peak!r}")
+        if self.peak is not None:
+            check_number("peak", self.peak)
 
     def _check_fitted_state(self) -> None:
         self.peak_ = float(self.peak_)
@@ -114,12 +112,7 @@ class MuLaw(_Companding):
 
     def _check_params(self) -> None:
         super()._check_params()
-        if (
-            isinstance(self.mu, bool)
-            or not isinstance(self.mu, int | float)
-            or not (math.isfinite(self.mu) and self.mu > 0)
-        ):
-            raise InvalidParameter(f"mu must be a positive number, got {self.mu!r}")
+        check_number("mu", self.mu)
 
     def _compress(self, a: Any, xp: Any) -> Any:
         return xp.log1p(self.mu * a) / math.log1p(self.mu)
@@ -164,12 +157,7 @@ class ALaw(_Companding):
 
     def _check_params(self) -> None:
         super()._check_params()
-        if (
-            isinstance(self.A, bool)
-            or not isinstance(self.A, int | float)
-            or not (math.isfinite(self.A) and self.A >= 1)
-        ):
-            raise InvalidParameter(f"A must be a number >= 1, got {self.A!r}")
+        check_number("A", self.A, minimum=1.0, inclusive=True)
 
     def _compress(self, a: Any, xp: Any) -> Any:
         big = 1.0 + math.log(self.A)

@@ -23,7 +23,14 @@ from typing import Any
 
 import numpy as np
 
-from quanta.core.base import Quantizer, check_bits, check_choice, compute_dtype, nan_message
+from quanta.core.base import (
+    Quantizer,
+    check_bits,
+    check_choice,
+    check_number,
+    compute_dtype,
+    nan_message,
+)
 from quanta.core.encoded import _to_numpy, code_dtype
 from quanta.core.granularity import Layout, check_granularity
 from quanta.errors import DegenerateDataWarning, InvalidInput, InvalidParameter
@@ -134,10 +141,7 @@ class Uniform(Quantizer):
         if self.bits is not None:
             check_bits(self.bits)
         if self.step is not None:
-            if isinstance(self.step, bool) or not isinstance(self.step, int | float | np.number):
-                raise InvalidParameter(f"step must be a positive number, got {self.step!r}")
-            if not (math.isfinite(self.step) and self.step > 0):
-                raise InvalidParameter(f"step must be a positive finite number, got {self.step!r}")
+            check_number("step", self.step)
             if self.bits is not None and self.range is not None:
                 raise InvalidParameter(
                     "give at most two of bits, step and range: bits and step fix the grid "
