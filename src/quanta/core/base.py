@@ -432,13 +432,13 @@ def check_number(name: str, value: Any, *, minimum: float = 0.0, inclusive: bool
         value = float(value)
         ok = math.isfinite(value) and (value >= minimum if inclusive else value > minimum)
     if not ok:
-        bound = (
-            f">= {minimum:g}" if inclusive else ("positive" if minimum == 0 else f"> {minimum:g}")
-        )
-        raise InvalidParameter(
-            f"{name} must be a finite number {bound}".replace("number positive", "positive number")
-            + f", got {value!r}"
-        )
+        if inclusive:
+            wanted = f"a finite number >= {minimum:g}"
+        elif minimum == 0:
+            wanted = "a finite positive number"
+        else:
+            wanted = f"a finite number > {minimum:g}"
+        raise InvalidParameter(f"{name} must be {wanted}, got {value!r}")
     return value
 
 
