@@ -591,3 +591,17 @@ def test_docstring_examples() -> None:
     result = doctest.testmod(metrics, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+@pytest.mark.parametrize("magnitude", [1e200, 1e-200, 1e307])
+def test_extreme_magnitudes_keep_ratios_exact(magnitude):
+    """Squares of |x| ~ 1e200 overflow float64 and of 1e-200 underflow; the dB measures are
+    ratios, so they must come out as for the same data at unit scale."""
+    x = np.array([1.0, -1.0, 0.5, 0.25])
+    x_hat = np.array([1.1, -1.0, 0.5, 0.2])
+    ref = measure(x, x_hat)
+    big = measure(x * magnitude, x_hat * magnitude)
+    assert big.snr_db == pytest.approx(ref.snr_db, abs=1e-9)
+    assert big.sqnr_db == pytest.approx(ref.sqnr_db, abs=1e-9)
+    assert big.psnr_db == pytest.approx(ref.psnr_db, abs=1e-9)
+    assert big.max_abs_error == pytest.approx(ref.max_abs_error * magnitude)

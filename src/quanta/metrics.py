@@ -165,16 +165,57 @@ class _Stats:
     min_x: float = math.inf
     max_x: float = -math.inf
 
+    #: ``sum_e2``, ``sum_x2`` and ``m2_x`` are sums of squares of the values divided
+    #: by ``scale`` (a power of two, 1 unless the squares over- or underflow float64);
+    #: every other field is in the data's own units.
+    scale: float = 1.0
+
     @property
     def mse(self) -> float:
-        return self.sum_e2 / self.n
+        return self.sum_e2 / self.n * self.scale * self.scale
 
     @property
     def var_x(self) -> float:
-        return self.m2_x / self.n
+        return self.m2_x / self.n * self.scale * self.scale
 
 
 def _stats(xa: np.ndarray, ha: np.ndarray, *, signal: bool) -> _Stats:
+    """Error (and, if ``signal``, reference) statistics; squares that over- or underflow
+    float64 (|values| beyond about 1e154 or below 1e-154) are summed in scaled units."""
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        st = _accumulate(xa, ha, signal=signal)
+    sums = (st.sum_e2, st.sum_x2, st.m2_x) if signal else (st.sum_e2,)
+    lost = (st.sum_e2 == 0.0 and st.max_abs_e > 0.0) or (
+        signal and st.sum_x2 == 0.0 and max(abs(st.min_x), abs(st.max_x)) > 0.0
+    )
+    if all(math.isfinite(v) for v in sums) and math.isfinite(st.max_abs_e) and not lost:
+        return st
+    peak = max(_finite_abs_max(xa), _finite_abs_max(ha))
+    # 2**exponent near the peak, kept within what a float64 power of two can be.
+    exponent = min(max(math.frexp(peak)[1] - 1, -1074), 1023) if peak > 0 else 0
+    with np.errstate(over="ignore", under="ignore"):
+        scaled = _accumulate(
+            np.ldexp(xa.astype(np.float64), -exponent),
+            np.ldexp(ha.astype(np.float64), -exponent),
+            signal=signal,
+        )
+    unit = math.ldexp(1.0, exponent)
+    scaled.scale = unit
+    scaled.sum_abs_e *= unit
+    scaled.max_abs_e *= unit
+    scaled.mean_x *= unit
+    scaled.min_x *= unit
+    scaled.max_x *= unit
+    return scaled
+
+
+def _finite_abs_max(a: np.ndarray) -> float:
+    flat = a.reshape(-1).astype(np.float64)
+    flat = flat[np.isfinite(flat)]
+    return float(np.max(np.abs(flat))) if flat.size else 0.0
+
+
+def _accumulate(xa: np.ndarray, ha: np.ndarray, *, signal: bool) -> _Stats:
     """Accumulate error (and, if ``signal``, reference) statistics block by block."""
     shape = xa.shape
     xf = xa.reshape(-1)
@@ -384,7 +425,7 @@ def sqnr_db(x: Any, x_hat: Any) -> float:
     """
     xa, ha = _pair(x, x_hat)
     st = _stats(xa, ha, signal=True)
-    return _ratio_db(st.var_x, st.mse)
+    return _ratio_db(st.m2_x, st.sum_e2)  # var / mse, both in the same scaled units
 
 
 def psnr_db(x: Any, x_hat: Any, *, data_range: float) -> float:
@@ -416,7 +457,9 @@ def psnr_db(x: Any, x_hat: Any, *, data_range: float) -> float:
     """
     dr = _check_data_range(data_range)
     xa, ha = _pair(x, x_hat)
-    return _ratio_db(dr * dr, _stats(xa, ha, signal=False).mse)
+    st = _stats(xa, ha, signal=False)
+    units = dr / st.scale  # 10 log10(dr² / mse) in st's scaled units
+    return _ratio_db(units * units, st.sum_e2 / st.n)
 
 
 # --------------------------------------------------------------------------
@@ -671,14 +714,13 @@ def measure(
     dr_given = None if data_range is None else _check_data_range(data_range)
     xa, ha = _pair(x, x_hat)
     st = _stats(xa, ha, signal=True)
+    # The range in st's scaled units first: max − min can overflow float64.
     if dr_given is not None:
-        dr = dr_given
+        dr_units = dr_given / st.scale
     else:
-        dr = st.max_x - st.min_x
-        if dr == 0.0:
-            dr = max(abs(st.min_x), abs(st.max_x))
-        if dr == 0.0:
-            dr = 1.0
+        lo, hi = st.min_x / st.scale, st.max_x / st.scale
+        dr_units = (hi - lo) or max(abs(lo), abs(hi)) or 1.0 / st.scale
+    dr = dr_units * st.scale
     m = st.mse
     n = int(xa.size)
     fields: dict[str, Any] = {
@@ -688,8 +730,8 @@ def measure(
         "mae": st.sum_abs_e / st.n,
         "max_abs_error": st.max_abs_e,
         "snr_db": _ratio_db(st.sum_x2, st.sum_e2),
-        "sqnr_db": _ratio_db(st.var_x, m),
-        "psnr_db": _ratio_db(dr * dr, m),
+        "sqnr_db": _ratio_db(st.m2_x, st.sum_e2),
+        "psnr_db": _ratio_db(dr_units * dr_units, st.sum_e2 / st.n),
         "data_range": dr,
         "n_ignored": st.n_ignored,
         "original_bits_per_sample": _original_bits(x, xa),
