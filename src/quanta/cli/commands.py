@@ -465,13 +465,11 @@ def methods(as_json: bool) -> None:
     rows = []
     for qid, cls in available_quantizers().items():
         sig = inspect.signature(cls.__init__)
-        params = {
-            name: (None if p.default is inspect.Parameter.empty else p.default)
-            for name, p in sig.parameters.items()
-            if name != "self"
-        }
-        doc = (inspect.getdoc(cls) or "").splitlines()[0]
-        rows.append({"method": qid, "summary": doc, "parameters": params})
+        params = {n: p.default for n, p in sig.parameters.items() if n != "self"}
+        required = [n for n, d in params.items() if d is inspect.Parameter.empty]
+        defaults = {n: d for n, d in params.items() if n not in required}
+        doc = (inspect.getdoc(cls) or "").splitlines()[0].replace("``", "")
+        rows.append({"method": qid, "summary": doc, "required": required, "defaults": defaults})
     if as_json:
         render.print_json(rows)
         return

@@ -140,7 +140,8 @@ def methods(rows: list[dict[str, Any]]) -> None:
     table.add_column("parameters (default)")
     for row in rows:
         params = ", ".join(
-            f"{k}={v!r}" if v is not None else k for k, v in row["parameters"].items()
+            [f"{k} (required)" for k in row["required"]]
+            + [f"{k}={v!r}" for k, v in row["defaults"].items()]
         )
         table.add_row(row["method"], row["summary"], params)
     _out.print(table)
