@@ -277,3 +277,14 @@ def test_hostile_params_in_an_encoding_are_corrupt_data():
     del enc.params["n_levels"]
     with pytest.raises(qa.CorruptData):
         qa.decode(enc)
+
+
+@pytest.mark.parametrize("magnitude", [2.0**700, 2.0**-700])
+@pytest.mark.parametrize("make", [lambda: qa.Uniform(3, range="mse"), lambda: qa.LloydMax(bits=3)])
+def test_fits_are_scale_invariant_where_squares_overflow(make, magnitude):
+    """Scaling the data by a power of two scales the fitted grid exactly, even where the
+    squared errors the fit minimises would over- or underflow float64."""
+    x = np.random.default_rng(5).laplace(size=2000)
+    ref = make().fit(x).quantize(x)
+    scaled = make().fit(x * magnitude).quantize(x * magnitude)
+    np.testing.assert_allclose(scaled / magnitude, ref, rtol=1e-12, atol=0)

@@ -248,7 +248,20 @@ class LloydMax(Quantizer):
     # ------------------------------------------------------------------- fit
     def _fit(self, x: Any, xp: Any) -> None:
         data = np.asarray(_to_numpy(x)).reshape(-1)
-        self._set_levels(*_lloyd_on_data(data, self.n_levels, self.init, self.max_iter, self.tol))
+        # Data whose squares would over- or underflow float64 are fitted at a
+        # power-of-two scale (exact), and the levels scaled back.
+        peak = float(np.max(np.abs(data))) if data.dtype.kind == "f" else 0.0
+        exponent = math.frexp(peak)[1] if peak > 2.0**500 or 0 < peak < 2.0**-500 else 0
+        if exponent:
+            data = np.ldexp(data.astype(np.float64), -exponent)
+        levels, n_iter, history = _lloyd_on_data(
+            data, self.n_levels, self.init, self.max_iter, self.tol
+        )
+        if exponent:
+            with np.errstate(over="ignore"):
+                levels = np.ldexp(levels, exponent)
+                history = [float(np.ldexp(h, 2 * exponent)) for h in history]
+        self._set_levels(levels, n_iter, history)
 
     def _set_levels(self, levels: np.ndarray, n_iter: int, history: list[float]) -> None:
         self.levels_ = levels
@@ -372,7 +385,7 @@ def _level_dtype(x: Any) -> np.dtype:
 
 
 def _midpoints(levels: np.ndarray) -> np.ndarray:
-    return 0.5 * (levels[:-1] + levels[1:])
+    return 0.5 * levels[:-1] + 0.5 * levels[1:]  # halves first: the sum can overflow
 
 
 # ---------------------------------------------------------------- on data

@@ -411,13 +411,19 @@ def _mse_range(rows: np.ndarray, bits: int, mode: str) -> tuple[np.ndarray, np.n
     searched on a coarse grid, then refined around the best value. Rows longer
     than 2**20 values are searched on an evenly strided subsample.
     """
+    if rows.shape[1] > _MSE_SAMPLE:
+        stride = -(-rows.shape[1] // _MSE_SAMPLE)
+        rows = rows[:, ::stride]
     data = rows.astype(np.float64)
-    if data.shape[1] > _MSE_SAMPLE:
-        stride = -(-data.shape[1] // _MSE_SAMPLE)
-        data = data[:, ::stride]
     lo, hi = _row_range(data, ("minmax",))
+    # Search at a power-of-two scale (exact) where squared errors would over- or
+    # underflow float64; the range found is scaled back at the end.
+    peak = float(np.max(np.maximum(np.abs(lo), np.abs(hi))))
+    exponent = math.frexp(peak)[1] if peak > 2.0**500 or 0 < peak < 2.0**-500 else 0
+    if exponent:
+        data, lo, hi = (np.ldexp(a, -exponent) for a in (data, lo, hi))
     if np.isnan(data).any():  # values kept aside by nan="keep" take no part
-        data = np.where(np.isnan(data), ((lo + hi) / 2)[:, None], data)
+        data = np.where(np.isnan(data), (lo / 2 + hi / 2)[:, None], data)
     med = np.median(data, axis=1)
     n = 1 << bits
 
@@ -441,7 +447,8 @@ def _mse_range(rows: np.ndarray, bits: int, mode: str) -> tuple[np.ndarray, np.n
             better = err < best_mse
             best_mse = np.where(better, err, best_mse)
             best_alpha = np.where(better, alpha, best_alpha)
-    return med + best_alpha * (lo - med), med + best_alpha * (hi - med)
+    a_lo, a_hi = med + best_alpha * (lo - med), med + best_alpha * (hi - med)
+    return np.ldexp(a_lo, exponent), np.ldexp(a_hi, exponent)
 
 
 # -------------------------------------------------------------------- grids
