@@ -46,14 +46,14 @@ def nearest_level_codes(x: Any, levels: np.ndarray, xp: Any) -> tuple[Any, int]:
 
     Returns the codes (smallest unsigned dtype) and their bit width.
     """
-    bits = max(1, math.ceil(math.log2(levels.size)))
-    out = getattr(xp, code_dtype(bits).name)
-    if levels.size == 1:
-        return xp.zeros(x.shape, dtype=out), bits
-    cdt = compute_dtype(xp, x.dtype)
     from quanta.core.uniform import _device
 
+    bits = max(1, math.ceil(math.log2(levels.size)))
+    out = getattr(xp, code_dtype(bits).name)
     dev = _device(x)
+    if levels.size == 1:
+        return xp.zeros(x.shape, dtype=out, device=dev), bits
+    cdt = compute_dtype(xp, x.dtype)
     thresholds = xp.asarray((levels[:-1] + levels[1:]) / 2, dtype=cdt, device=dev)
     flat = xp.reshape(xp.astype(x, cdt) if x.dtype != cdt else x, (-1,))
     codes = xp.searchsorted(thresholds, flat, side="left")
