@@ -249,3 +249,12 @@ def test_failed_output_leaves_no_encoded_file(tmp_path):
     proc = run("quantize", TERRAIN, "-o", tmp_path / "t.png", "--save-encoded", tmp_path / "t.qe")
     assert_user_error(proc)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_audio_subtype_can_be_chosen(tmp_path):
+    out = tmp_path / "a.wav"
+    proc = run("quantize", AUDIO, "-o", out, "--bits", "12", "--subtype", "PCM_24")
+    assert proc.returncode == 0, proc.stderr
+    assert sf.info(str(out)).subtype == "PCM_24"
+    bad = run("quantize", AUDIO, "-o", tmp_path / "b.wav", "--subtype", "PCM_99")
+    assert_user_error(bad, "PCM_99")

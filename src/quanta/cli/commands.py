@@ -299,6 +299,11 @@ def _write_plots(x, result, recommendation, directory: Path) -> list[Path]:
     help="Any other parameter, VALUE as JSON (e.g. --param mu=100). Repeatable.",
 )
 @click.option(
+    "--subtype",
+    metavar="NAME",
+    help="Audio output sample format (PCM_16, PCM_24, FLOAT ...) [default: the input's].",
+)
+@click.option(
     "--save-encoded",
     type=click.Path(dir_okay=False, path_type=Path),
     metavar="PATH",
@@ -323,6 +328,7 @@ def quantize(
     nan,
     seed,
     extra,
+    subtype,
     save_encoded,
     data_range,
     key,
@@ -331,7 +337,8 @@ def quantize(
     """Quantize FILE with one method, write the result to OUTPUT, and report the cost.
 
     OUTPUT holds the data as the decoder sees them, in OUTPUT's format (same
-    shape; audio keeps its sample rate and subtype, images stay 8-bit).
+    shape; audio keeps its sample rate and, unless --subtype says otherwise,
+    its sample format; images stay 8-bit).
 
     \b
     Examples:
@@ -373,12 +380,12 @@ def quantize(
     report = measure(x, x_hat, enc, data_range=data_range)
     out_info = _output_info(output, info)
     if save_encoded is None:
-        write(output, x_hat, out_info)
+        write(output, x_hat, out_info, subtype=subtype)
     else:
         # The encoded file is renamed into place only if the output was written too.
         with atomic_write(save_encoded) as f:
             f.write(enc.to_bytes())
-            write(output, x_hat, out_info)
+            write(output, x_hat, out_info, subtype=subtype)
     if as_json:
         render.print_json(
             {
