@@ -14,8 +14,10 @@ from quanta.core.uniform import _NUMBA_MIN_SIZE
 finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False, width=64)
 data = arrays(np.float64, st.integers(2, 200), elements=finite)
 bits_st = st.integers(1, 16)
-modes = st.sampled_from(["mid-tread", "mid-rise"])
-roundings = st.sampled_from(["nearest", "floor"])
+# (mode, rounding): floor is mid-rise by nature, and mid-tread with floor is refused.
+grids = st.sampled_from(
+    [("mid-tread", "nearest"), ("mid-rise", "nearest"), ("mid-rise", "floor"), (None, "floor")]
+)
 
 
 def _levels(q: qa.Uniform) -> np.ndarray:
@@ -23,9 +25,9 @@ def _levels(q: qa.Uniform) -> np.ndarray:
 
 
 @settings(max_examples=150, deadline=None)
-@given(data, bits_st, modes, roundings)
-def test_error_at_most_half_step_inside_range(x, bits, mode, rounding):
-    q = qa.Uniform(bits, mode=mode, rounding=rounding)
+@given(data, bits_st, grids)
+def test_error_at_most_half_step_inside_range(x, bits, grid):
+    q = qa.Uniform(bits, mode=grid[0], rounding=grid[1])
     if np.ptp(x) < 1e-300:  # constant, or a range float64 cannot split (refused: tested below)
         return
     x_hat = q.fit(x).quantize(x)
@@ -34,8 +36,9 @@ def test_error_at_most_half_step_inside_range(x, bits, mode, rounding):
 
 
 @settings(max_examples=100, deadline=None)
-@given(data, bits_st, modes, roundings)
-def test_idempotent_monotone_and_codes_in_range(x, bits, mode, rounding):
+@given(data, bits_st, grids)
+def test_idempotent_monotone_and_codes_in_range(x, bits, grid):
+    mode, rounding = grid
     if np.ptp(x) < 1e-300:
         return
     q = qa.Uniform(bits, mode=mode, rounding=rounding).fit(x)
@@ -82,11 +85,21 @@ def test_floor_rounding_is_the_textbook_floor_quantizer():
     np.testing.assert_allclose(q.quantize(x), (expected_codes + 0.5) * step)
 
 
-def test_nearest_rounds_half_to_even_and_floor_rounds_half_up():
+def test_nearest_rounds_half_to_even():
     x = np.array([0.5, 1.5, 2.5])
     assert qa.Uniform(2, range=(0.0, 3.0)).fit(x).encode(x).codes.tolist() == [0, 2, 2]
-    q = qa.Uniform(2, range=(0.0, 3.0), rounding="floor").fit(x)
-    assert q.encode(x).codes.tolist() == [1, 2, 3]
+
+
+def test_floor_is_floor_of_x_over_step_reconstructed_at_the_midpoint():
+    """Q = floor(x/Δ), x̂ = (Q + ½)Δ; a value on a cell edge belongs to the cell above."""
+    x = np.array([0.2, 0.7, 1.2, -0.2, 1.0, -1.0])
+    x_hat = qa.Uniform(step=1.0, rounding="floor").quantize(x)
+    np.testing.assert_array_equal(x_hat, [0.5, 0.5, 1.5, -0.5, 1.5, -0.5])
+
+
+def test_floor_with_mid_tread_is_refused():
+    with pytest.raises(qa.InvalidParameter, match="mid-rise"):
+        qa.Uniform(4, mode="mid-tread", rounding="floor").fit(np.arange(4.0))
 
 
 def test_mid_tread_has_zero_level_and_mid_rise_a_zero_threshold():

@@ -11,8 +11,9 @@ either
   ``fit`` learns nothing.
 
 ``mode="mid-tread"`` puts a level on zero, ``"mid-rise"`` a decision
-threshold. When a learned range straddles zero, the grid is shifted by less
-than Δ/2 so that this holds exactly (as PyTorch does with its zero point).
+threshold (floor rounding, Q = floor(x/Δ), is mid-rise by nature). When a
+learned range straddles zero, the grid is shifted by less than Δ/2 so that
+this holds exactly (as PyTorch does with its zero point).
 """
 
 from __future__ import annotations
@@ -59,13 +60,15 @@ class Uniform(Quantizer):
         the clipping range that minimises the MSE on the data, the
         ``100−P``-th to ``P``-th percentiles, or explicit bounds. Values
         outside the range are clipped to the end levels.
-    mode : {"mid-tread", "mid-rise"}
-        A level at zero, or a decision threshold at zero.
+    mode : {"mid-tread", "mid-rise"}, optional
+        A level at zero, or a decision threshold at zero. Default: mid-rise
+        with ``rounding="floor"``, mid-tread otherwise.
     rounding : {"nearest", "floor", "stochastic"}
-        ``nearest`` rounds half to even; ``floor`` computes Q = floor(x/Δ) over
-        the cells and reconstructs at the cell midpoint (the nearest level,
-        ties going up); ``stochastic`` rounds up with probability equal to
-        the distance from the lower level (unbiased), seeded by ``seed``.
+        ``nearest`` rounds half to even; ``floor`` is the textbook
+        Q = floor(x/Δ) with reconstruction at the cell midpoint (Q + ½)Δ, so
+        zero is a cell edge (mid-rise; ``mode="mid-tread"`` is refused);
+        ``stochastic`` rounds up with probability equal to the distance from
+        the lower level (unbiased), seeded by ``seed``.
     signed : bool
         Codes centred on zero (``−L/2 … L/2−1``) instead of ``0 … L−1``.
     axis : int, optional
@@ -107,7 +110,7 @@ class Uniform(Quantizer):
         *,
         step: float | None = None,
         range: Any = None,  # noqa: A002 - the natural name; shadows the builtin in here only
-        mode: str = "mid-tread",
+        mode: str | None = None,
         rounding: str = "nearest",
         signed: bool = False,
         axis: int | None = None,
@@ -133,6 +136,13 @@ class Uniform(Quantizer):
 
     # ------------------------------------------------------------ parameters
     @property
+    def _mode(self) -> str:
+        """The mode in force: as given, else mid-rise for floor rounding, mid-tread otherwise."""
+        if self.mode is not None:
+            return self.mode
+        return "mid-rise" if self.rounding == "floor" else "mid-tread"
+
+    @property
     def _bits(self) -> int | None:
         return 8 if self.bits is None and self.step is None else self.bits
 
@@ -151,7 +161,13 @@ class Uniform(Quantizer):
                 raise InvalidParameter(
                     "range='mse' searches a range for a number of bits; give bits, not step"
                 )
-        check_choice("mode", self.mode, _MODES)
+        if self.mode is not None:
+            check_choice("mode", self.mode, _MODES)
+        if self.mode == "mid-tread" and self.rounding == "floor":
+            raise InvalidParameter(
+                "rounding='floor' computes Q = floor(x/step): zero is a cell edge, which is "
+                "mode='mid-rise'; drop mode, or use rounding='nearest' for a level at zero"
+            )
         check_choice("rounding", self.rounding, _ROUNDINGS)
         if not isinstance(self.signed, bool):
             raise InvalidParameter(f"signed must be True or False, got {self.signed!r}")
@@ -187,7 +203,7 @@ class Uniform(Quantizer):
         bits = self._bits
         if bits is not None and self.step is not None:
             n = 1 << bits
-            shift = n // 2 if self.mode == "mid-tread" else n // 2 - 0.5
+            shift = n // 2 if self._mode == "mid-tread" else n // 2 - 0.5
             self.scale_ = np.full(layout.param_shape, float(self.step))
             self.offset_ = np.full(layout.param_shape, -shift * float(self.step))
             self.n_levels_ = n
@@ -195,7 +211,7 @@ class Uniform(Quantizer):
         rows = [np.asarray(_to_numpy(r)) for r in layout.rows(x, xp)]
         spec = _parse_range(self.range)
         if spec[0] == "mse":
-            pairs = [_mse_range(r, bits, self.mode) for r in rows]
+            pairs = [_mse_range(r, bits, self._mode) for r in rows]
         else:
             pairs = [_row_range(r, spec) for r in rows]
         lo = layout.params_from_rows([p[0] for p in pairs])
@@ -212,11 +228,11 @@ class Uniform(Quantizer):
                 stacklevel=3,
             )
         if bits is not None:
-            self.scale_, self.offset_ = _grid_from_bits(lo, hi, 1 << bits, self.mode)
+            self.scale_, self.offset_ = _grid_from_bits(lo, hi, 1 << bits, self._mode)
             self.n_levels_ = 1 << bits
         else:
             self.scale_, self.offset_, self.n_levels_ = _grid_from_step(
-                lo, hi, float(self.step), self.mode
+                lo, hi, float(self.step), self._mode
             )
 
     # ---------------------------------------------------------- encode/decode
