@@ -258,3 +258,29 @@ def test_audio_subtype_can_be_chosen(tmp_path):
     assert sf.info(str(out)).subtype == "PCM_24"
     bad = run("quantize", AUDIO, "-o", tmp_path / "b.wav", "--subtype", "PCM_99")
     assert_user_error(bad, "PCM_99")
+
+
+def test_analyze_refuses_nan_unless_kept(tmp_path):
+    src = tmp_path / "nan.npy"
+    np.save(src, np.array([1.0, np.nan, 3.0, 4.0, 5.0]))
+    assert_user_error(run("analyze", src), "--nan keep")
+    proc = run("analyze", src, "--nan", "keep", "--bits", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert "--nan keep" in proc.stdout and "note:" in proc.stdout
+
+
+def test_usage_errors_are_one_line():
+    proc = run("analyze", TERRAIN, "--bits", "20")
+    assert_user_error(proc, "--bits", "quanta analyze --help")
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_param_may_not_repeat_a_flag(tmp_path):
+    proc = run("quantize", TERRAIN, "-o", tmp_path / "o.npy", "--bits", "5", "--param", "bits=4")
+    assert_user_error(proc, "repeats --bits")
+
+
+def test_jpeg_output_warns_that_it_is_lossy(tmp_path):
+    proc = run("quantize", PHOTO, "-o", tmp_path / "p.jpg", "--bits", "3")
+    assert proc.returncode == 0
+    assert proc.stderr.startswith("quanta: warning:") and ".png" in proc.stderr

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from quanta.cli import render
-from quanta.errors import InvalidParameter, OutputError
+from quanta.errors import InvalidInput, InvalidParameter, OutputError
 
 
 def _method_names() -> list[str]:
@@ -72,7 +72,11 @@ def build_quantizer(method: str, given: dict[str, Any], extra: tuple[str, ...]) 
         if n != "self" and p.default is inspect.Parameter.empty
     ]
     params = {k: v for k, v in given.items() if v is not None}
-    params.update(_parse_param(p) for p in extra)
+    for name, value in (_parse_param(p) for p in extra):
+        if name in params:
+            flag = "--" + name.replace("_", "-")
+            raise InvalidParameter(f"--param {name}=... repeats {flag}; give it once")
+        params[name] = value
     foreign = sorted(k for k in params if k not in accepted)
     if foreign:
         flags = ", ".join("--" + k.replace("_", "-") for k in foreign)
@@ -131,6 +135,11 @@ _data_range_option = click.option(
     metavar="R",
     help="Peak-to-peak range for PSNR [default: data max-min].",
 )
+_nan_option = click.option(
+    "--nan",
+    type=click.Choice(["raise", "keep"]),
+    help="Refuse NaN/Inf [default], or pass them through unquantized.",
+)
 _key_option = click.option("--key", metavar="NAME", help="Array to read from an .npz file.")
 _json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print machine-readable JSON only."
@@ -167,6 +176,7 @@ _json_option = click.option(
     metavar="DIR",
     help="Write PNG plots here (histogram with levels, error histogram, rate-distortion).",
 )
+@_nan_option
 @_key_option
 @_json_option
 def analyze(
@@ -179,6 +189,7 @@ def analyze(
     rate,
     data_range,
     plots,
+    nan,
     key,
     as_json,
 ) -> None:
@@ -194,6 +205,8 @@ def analyze(
     from quanta.io import read
 
     x, info = read(file, key=key)
+    if nan != "keep":
+        _refuse_nonfinite(x)
     targets = {
         "target_psnr": target_psnr,
         "target_snr": target_snr,
@@ -221,7 +234,17 @@ def analyze(
         }
         render.print_json(payload)
         return
-    render.analysis(file, info, result, recommendation, written)
+    extra = " --nan keep" if nan == "keep" else ""
+    render.analysis(file, info, result, recommendation, written, extra, _file_bits(info, x))
+
+
+def _refuse_nonfinite(x: Any) -> None:
+    import numpy as np
+
+    from quanta.core.base import nan_message
+
+    if x.dtype.kind == "f" and not np.isfinite(x).all():
+        raise InvalidInput(nan_message(int(np.count_nonzero(~np.isfinite(x))), x))
 
 
 def _check_dir(path: Path) -> None:
@@ -287,9 +310,7 @@ def _write_plots(x, result, recommendation, directory: Path) -> list[Path]:
 @click.option(
     "--levels", metavar="N|L1,L2,..", help="lloyd-max: level count; codebook: the levels."
 )
-@click.option(
-    "--nan", type=click.Choice(["raise", "keep"]), help="Refuse NaN/Inf, or pass them through."
-)
+@_nan_option
 @click.option("--seed", type=int, metavar="S", help="Seed of stochastic rounding.")
 @click.option(
     "--param",
@@ -379,6 +400,15 @@ def quantize(
     seconds = time.perf_counter() - start
     report = measure(x, x_hat, enc, data_range=data_range)
     out_info = _output_info(output, info)
+    if output.suffix.lower() in (".jpg", ".jpeg"):
+        import warnings
+
+        warnings.warn(
+            f"{output.name}: JPEG compresses lossily, so the file will not hold the quantized "
+            f"values measured here; write .png to keep them exactly",
+            UserWarning,
+            stacklevel=1,
+        )
     if save_encoded is None:
         write(output, x_hat, out_info, subtype=subtype)
     else:

@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(exc.ctx.get_help() if exc.ctx else str(exc), err=True)
         sys.exit(EXIT_USER_ERROR)
     except click.UsageError as exc:
-        hint = f"\nTry '{exc.ctx.command_path} --help' for help." if exc.ctx else ""
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
         _fail(f"{exc.format_message()}{hint}")
     except click.ClickException as exc:  # e.g. a missing input file
         _fail(exc.format_message())

@@ -86,7 +86,15 @@ def quantized(
     _out.print(table)
 
 
-def analysis(src: Path, info: Any, result: Any, recommendation: Any, plots: list[Path]) -> None:
+def analysis(
+    src: Path,
+    info: Any,
+    result: Any,
+    recommendation: Any,
+    plots: list[Path],
+    extra_options: str,
+    file_bits: int,
+) -> None:
     p = result.profile
     prof = Table(
         title=f"{src} ({info.format}, shape {tuple(p.shape)}, {p.dtype})",
@@ -124,9 +132,16 @@ def analysis(src: Path, info: Any, result: Any, recommendation: Any, plots: list
         cells = [_db(by_key[(m, b)].snr_db) if (m, b) in by_key else "-" for m in labels]
         sweep.add_row(str(b), *cells)
     _out.print(sweep)
+    for note in result.notes:
+        _out.print(f"note: {note}")
     if recommendation is not None:
         _out.print(f"[bold]recommendation:[/bold] {recommendation.reason}")
-        _out.print(f"  quanta quantize {src} -o OUT {recommendation.cli_options()}")
+        _out.print(f"  quanta quantize {src} -o OUT {recommendation.cli_options()}{extra_options}")
+        if recommendation.row.bits_per_sample >= file_bits:
+            _out.print(
+                f"note: that costs {recommendation.row.bits_per_sample:.3g} bits/sample, no less "
+                f"than the file's own {file_bits}; keeping the original is cheaper"
+            )
     for path in plots:
         _out.print(f"plot: {path}")
 
