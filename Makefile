@@ -3,32 +3,41 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# torch is pinned to the CPU build that ships on this machine image; a plain
-# `torch` requirement would pull a multi-GB CUDA build.
+# The tests also run the array-API paths on PyTorch tensors. torch is pinned to
+# 2.13.0, which this project's machines (and CI) install as a CPU build from a
+# local wheel; an unpinned `torch` would pull a multi-GB CUDA build from PyPI.
 TORCH  := torch==2.13.0
 
-.PHONY: demo test bench lint install clean
+.PHONY: demo test bench lint install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# quanta alone (what `make demo` needs).
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[test,bench,lint]" "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
+# quanta with its test, benchmark and lint extras, and torch.
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test,bench,lint]" "$(TORCH)"
+	touch $@ $(VENV)/.installed
+
 install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
 
 demo: install
 	$(BIN)/quanta demo
 
-test: install
+test: install-dev
 	$(BIN)/python -m pytest
 
-bench: install
+bench: install-dev
 	$(BIN)/python benchmarks/run.py
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check src tests benchmarks
 
 clean:
