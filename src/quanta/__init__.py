@@ -8,9 +8,7 @@
 50
 """
 
-from __future__ import annotations
-
-from typing import Any
+from typing import Any as _Any
 
 from quanta import datasets, metrics
 from quanta.core import (
@@ -46,7 +44,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     # The analysis layer and the package metadata load on first use, so that
     # `import quanta` stays fast.
     if name in _LAZY:
@@ -67,7 +65,11 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'quanta' has no attribute {name!r}")
 
 
-def decode(enc: Encoded) -> Any:
+def __dir__() -> list[str]:
+    return sorted(set(__all__) | {"core", "errors"})
+
+
+def decode(enc: Encoded) -> _Any:
     """Decode an :class:`Encoded` with the quantizer recorded in it (no other input needed)."""
     if not isinstance(enc, Encoded):
         raise InvalidInput(f"decode expects a quanta Encoded, got {type(enc).__name__}")
