@@ -284,3 +284,29 @@ def test_jpeg_output_warns_that_it_is_lossy(tmp_path):
     proc = run("quantize", PHOTO, "-o", tmp_path / "p.jpg", "--bits", "3")
     assert proc.returncode == 0
     assert proc.stderr.startswith("quanta: warning:") and ".png" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "quantizer",
+    [
+        qa.Uniform(5, range="mse", signed=True),
+        qa.Uniform(3, range=(-1.0, 2.0), group_size=9),
+        qa.LloydMax(bits=3),
+        qa.MuLaw(6, mu=100.0),
+        qa.Codebook([0.0, 10.0, 300.0]),
+    ],
+    ids=repr,
+)
+def test_suggested_flags_rebuild_the_quantizer(quantizer, tmp_path):
+    """What `analyze` prints as the next command builds exactly the recommended quantizer."""
+    import shlex
+
+    from quanta.cli.commands import quantize_flags
+
+    out = tmp_path / "o.npy"
+    argv = shlex.split(quantize_flags(quantizer))
+    proc = run("quantize", TERRAIN, "-o", out, *argv, "--json")
+    assert proc.returncode == 0, proc.stderr
+    cfg = json.loads(proc.stdout)["quantizer"]
+    cfg.pop("fitted", None)
+    assert qa.from_config(cfg) == quantizer

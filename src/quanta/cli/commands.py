@@ -91,6 +91,40 @@ def build_quantizer(method: str, given: dict[str, Any], extra: tuple[str, ...]) 
     return cls(**params)
 
 
+# Parameters that `quanta quantize` has a flag of their own for (others: --param).
+_FLAGGED = (
+    "bits",
+    "step",
+    "range",
+    "mode",
+    "rounding",
+    "axis",
+    "group_size",
+    "levels",
+    "nan",
+    "seed",
+)
+
+
+def quantize_flags(quantizer: Any) -> str:
+    """The ``quanta quantize`` options that rebuild ``quantizer`` (inverse of build_quantizer)."""
+    import shlex
+
+    parts = ["--method", quantizer.id]
+    for name, value in quantizer.changed_params().items():
+        if value is None:
+            continue
+        if name == "signed":
+            parts.append("--signed" if value else "--unsigned")
+        elif name in _FLAGGED:
+            if isinstance(value, list | tuple):
+                value = ",".join(repr(float(v)) for v in value)
+            parts += ["--" + name.replace("_", "-"), str(value)]
+        else:
+            parts += ["--param", f"{name}={json.dumps(value)}"]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
 def _progress_callback(enabled: bool):
     """A sweep progress callback that shows a Rich bar once the work has taken over a second."""
     if not enabled or not render.stderr_console().is_terminal:
@@ -147,7 +181,7 @@ _json_option = click.option(
 
 
 # ------------------------------------------------------------------ analyze
-@click.command()
+@click.command(short_help="Profile data, sweep every method over 1-16 bits, recommend one.")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--target-psnr", type=float, metavar="DB", help="Cheapest method reaching this PSNR (dB)."
@@ -234,8 +268,13 @@ def analyze(
         }
         render.print_json(payload)
         return
-    extra = " --nan keep" if nan == "keep" else ""
-    render.analysis(file, info, result, recommendation, written, extra, _file_bits(info, x))
+    command = None
+    if recommendation is not None:
+        keep = " --nan keep" if nan == "keep" else ""
+        command = (
+            f"quanta quantize {file} -o OUT {quantize_flags(recommendation.quantizer())}{keep}"
+        )
+    render.analysis(file, info, result, recommendation, written, command, _file_bits(info, x))
 
 
 def _refuse_nonfinite(x: Any) -> None:
@@ -269,7 +308,7 @@ def _write_plots(x, result, recommendation, directory: Path) -> list[Path]:
 
 
 # ----------------------------------------------------------------- quantize
-@click.command()
+@click.command(short_help="Quantize a file with one method, write the result, report the cost.")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "-o",
@@ -455,7 +494,7 @@ def _output_info(dst: Path, info: Any) -> Any:
 
 
 # --------------------------------------------------------------------- demo
-@click.command()
+@click.command(short_help="Run the whole workflow on the bundled real samples; write a report.")
 @click.option(
     "-o",
     "--output",
@@ -477,6 +516,11 @@ def demo(output: Path, target_psnr: float) -> None:
 
     The report (index.html with embedded plots, report.md, summary.json, and
     each sample quantized in its own format) goes to OUTPUT.
+
+    \b
+    Examples:
+      quanta demo
+      quanta demo -o /tmp/report --target-psnr 45
     """
     from quanta.analysis import run_demo
 
@@ -493,10 +537,16 @@ def demo(output: Path, target_psnr: float) -> None:
 
 
 # ------------------------------------------------------------------ methods
-@click.command()
+@click.command(short_help="List the methods (--method NAME) and their parameters.")
 @_json_option
 def methods(as_json: bool) -> None:
-    """List the quantization methods (--method NAME) and their parameters."""
+    """List the quantization methods (--method NAME) and their parameters.
+
+    \b
+    Examples:
+      quanta methods
+      quanta methods --json
+    """
     from quanta.core.registry import available_quantizers
 
     rows = []

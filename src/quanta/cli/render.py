@@ -92,7 +92,7 @@ def analysis(
     result: Any,
     recommendation: Any,
     plots: list[Path],
-    extra_options: str,
+    command: str | None,
     file_bits: int,
 ) -> None:
     p = result.profile
@@ -136,7 +136,7 @@ def analysis(
         _out.print(f"note: {note}")
     if recommendation is not None:
         _out.print(f"[bold]recommendation:[/bold] {recommendation.reason}")
-        _out.print(f"  quanta quantize {src} -o OUT {recommendation.cli_options()}{extra_options}")
+        _out.print(f"  {command}")
         if recommendation.row.bits_per_sample >= file_bits:
             _out.print(
                 f"note: that costs {recommendation.row.bits_per_sample:.3g} bits/sample, no less "
