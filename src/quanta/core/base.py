@@ -416,6 +416,17 @@ def _cast_like(values: Any, dtype: np.dtype, xp: Any) -> Any:
     return xp.astype(values, target)
 
 
+def rescale_exponent(peak: float) -> int:
+    """``e`` such that data scaled by ``2**-e`` square without over- or underflow, or 0.
+
+    0 (no scaling) for peaks between 2**-500 and 2**500, where squares fit in
+    float64; else the binary exponent of ``peak``. Scaling by a power of two is exact.
+    """
+    if peak > 2.0**500 or 0 < peak < 2.0**-500:
+        return math.frexp(peak)[1]
+    return 0
+
+
 def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
     """Raise :class:`InvalidParameter` unless ``value`` is one of ``allowed``."""
     if not isinstance(value, str) or value not in allowed:

@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from quanta.core.base import Quantizer, check_bits, check_choice
+from quanta.core.base import Quantizer, check_bits, check_choice, rescale_exponent
 from quanta.core.encoded import _to_numpy, code_dtype
 from quanta.errors import CorruptData, DegenerateDataWarning, InvalidParameter
 
@@ -251,7 +251,7 @@ class LloydMax(Quantizer):
         # Data whose squares would over- or underflow float64 are fitted at a
         # power-of-two scale (exact), and the levels scaled back.
         peak = float(np.max(np.abs(data))) if data.dtype.kind == "f" else 0.0
-        exponent = math.frexp(peak)[1] if peak > 2.0**500 or 0 < peak < 2.0**-500 else 0
+        exponent = rescale_exponent(peak)
         if exponent:
             data = np.ldexp(data.astype(np.float64), -exponent)
         levels, n_iter, history = _lloyd_on_data(

@@ -31,6 +31,7 @@ from quanta.core.base import (
     check_number,
     compute_dtype,
     nan_message,
+    rescale_exponent,
 )
 from quanta.core.encoded import _to_numpy, code_dtype
 from quanta.core.granularity import Layout, check_granularity
@@ -435,7 +436,7 @@ def _mse_range(rows: np.ndarray, bits: int, mode: str) -> tuple[np.ndarray, np.n
     # Search at a power-of-two scale (exact) where squared errors would over- or
     # underflow float64; the range found is scaled back at the end.
     peak = float(np.max(np.maximum(np.abs(lo), np.abs(hi))))
-    exponent = math.frexp(peak)[1] if peak > 2.0**500 or 0 < peak < 2.0**-500 else 0
+    exponent = rescale_exponent(peak)
     if exponent:
         data, lo, hi = (np.ldexp(a, -exponent) for a in (data, lo, hi))
     if np.isnan(data).any():  # values kept aside by nan="keep" take no part
