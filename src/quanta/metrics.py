@@ -591,7 +591,8 @@ class Measurement:
     original_bits_per_sample : int
         Bits per sample of `x`'s dtype (``itemsize * 8``).
     code_bits : int or None
-        Fixed-length bits per code (``enc.code_bits``).
+        Fixed-length bits per code (``enc.code_bits``; the widest code where
+        the width varies from block to block).
     side_bits : int or None
         Total bits of side information (``enc.side_bits``).
     bits_per_sample : float or None
@@ -745,15 +746,34 @@ def measure(
                 f"{type(enc).__name__} has no 'codes'"
             )
         codes = _as_array(enc.codes, "enc.codes")
-        bps = code_bits + side_bits / n
+        code_rate: float = code_bits
+        if getattr(enc, "widths_from", None) is not None:  # widths vary from block to block
+            code_rate = enc.code_bits_total / max(enc.size, 1)
+        bps = code_rate + side_bits / n
         fields.update(
             code_bits=code_bits,
             side_bits=side_bits,
             bits_per_sample=bps,
-            entropy_bits_per_sample=entropy_bits(codes) * codes.size / n + side_bits / n,
+            entropy_bits_per_sample=_code_entropy(enc, codes) * codes.size / n + side_bits / n,
             compression_ratio=(fields["original_bits_per_sample"] / bps if bps > 0 else math.inf),
         )
     return Measurement(**fields)
+
+
+def _code_entropy(enc: Any, codes: np.ndarray) -> float:
+    """Entropy of the codes in bits per code; where code widths vary from block to block,
+    the codes of each width are modelled apart (the decoder knows the widths), so the
+    figure stays within the fixed-length rate."""
+    if getattr(enc, "widths_from", None) is None:
+        return entropy_bits(codes)
+    widths = np.asarray(enc.run_widths())
+    per_code = np.repeat(widths, enc.width_block)[: codes.size]
+    flat = codes.reshape(-1)
+    total = 0.0
+    for w in np.unique(per_code):  # at most 65 distinct widths
+        group = flat[per_code == w]
+        total += entropy_bits(group) * group.size
+    return total / flat.size
 
 
 def _original_bits(obj: Any, arr: np.ndarray) -> int:

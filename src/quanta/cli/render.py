@@ -65,7 +65,8 @@ def quantized(
         ("samples", f"{report.n:,}"),
         (
             "bits/sample (fixed)",
-            f"{report.bits_per_sample:.4g}  (codes {report.code_bits} + side info "
+            f"{report.bits_per_sample:.4g}  (codes "
+            f"{report.bits_per_sample - report.side_bits / report.n:.4g} + side info "
             f"{report.side_bits:,} bits)",
         ),
         ("bits/sample (entropy)", f"{report.entropy_bits_per_sample:.4g}"),
