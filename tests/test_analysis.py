@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 import pytest
 
+import quanta as qa
 from quanta.analysis import (
     AnalysisResult,
     Section,
@@ -109,10 +110,15 @@ def test_rows_cover_every_registered_variant(result: AnalysisResult) -> None:
 
 def test_row_fields_are_consistent(result: AnalysisResult) -> None:
     for r in result.rows:
-        assert r.levels == 2**r.bits and 1 <= r.levels_used <= r.levels
+        assert 1 <= r.levels_used <= r.levels
         assert r.rmse == pytest.approx(math.sqrt(r.mse))
-        # fixed rate = code bits + side information spread over the (full) data
-        assert r.bits_per_sample == pytest.approx(r.bits + r.side_bits / 4000)
+        if qa.from_config(r.config)._width_runs() is not None:
+            # bits allocated per block: the whole rate stays within the budget
+            assert r.bits_per_sample <= r.bits
+        else:
+            assert r.levels == 2**r.bits
+            # fixed rate = code bits + side information spread over the (full) data
+            assert r.bits_per_sample == pytest.approx(r.bits + r.side_bits / 4000)
         assert 0.0 <= r.entropy_bits_per_sample <= r.bits_per_sample + 1e-9
         assert r.seconds >= 0 and "fitted" not in r.config
         assert r.config["id"] == r.quantizer
@@ -204,8 +210,9 @@ def test_few_distinct_values_at_many_bits_do_not_escape() -> None:
     assert {(r.method, r.quantizer, r.bits) for r in res.rows} | {
         (s.method, s.quantizer, s.bits) for s in res.skipped
     } == _expected_runs([8])
-    # 3 distinct inputs can use at most 3 codes
-    assert all(r.levels_used <= 3 for r in res.rows)
+    # 3 distinct inputs can use at most 3 codes (per block or step state for adaptive methods)
+    fixed = [r for r in res.rows if not qa.get_quantizer(r.quantizer).order_matters]
+    assert fixed and all(r.levels_used <= 3 for r in fixed)
 
 
 class _Refusing(Uniform):
@@ -443,7 +450,9 @@ def test_run_demo_on_the_bundled_data(tmp_path) -> None:
     with Image.open(out / "photo_quantized.png") as img:
         assert img.size == (512, 512) and img.mode == "RGB"
         pixels = np.asarray(img)
-    assert len(np.unique(pixels)) <= 2 ** photo["recommendation"]["row"]["bits"]
+    chosen = qa.get_quantizer(photo["recommendation"]["row"]["quantizer"])
+    if not chosen.order_matters:  # adaptive methods move their levels from block to block
+        assert len(np.unique(pixels)) <= 2 ** photo["recommendation"]["row"]["bits"]
     samples, rate = soundfile.read(out / "audio_quantized.wav", dtype="int16")
     assert rate == 16000 and samples.shape == (64000,)
     assert soundfile.info(str(out / "audio_quantized.wav")).subtype == "PCM_16"
@@ -457,12 +466,9 @@ def test_run_demo_on_the_bundled_data(tmp_path) -> None:
 
 
 def test_best_overall_and_cli_options(result) -> None:
-    """best_overall is the lowest MSE anywhere; cli_options rebuild the same quantizer.
-
-    The options are parsed here the way their docstring defines them (``--param``
-    values as JSON, or bare strings), independently of the CLI's own parser.
-    """
-    from quanta.core.registry import get_quantizer
+    """best_overall is the lowest MSE anywhere; cli_options are the quantize flags of the
+    recommended quantizer (tests/cli checks that the CLI rebuilds it from them)."""
+    from quanta.analysis.commandline import quantize_flags
 
     top = result.best_overall()
     assert top.mse == min(r.mse for r in result.rows)
@@ -470,15 +476,4 @@ def test_best_overall_and_cli_options(result) -> None:
         rec = result.recommend(bits=row.bits, target_snr=row.snr_db - 1e-9)
         args = shlex.split(rec.cli_options())
         assert args[:2] == ["--method", rec.row.quantizer]
-        params = {}
-        for flag, value in zip(args[2::2], args[3::2], strict=True):
-            if flag == "--bits":
-                params["bits"] = int(value)
-            else:
-                assert flag == "--param"
-                name, _, text = value.partition("=")
-                try:
-                    params[name] = json.loads(text)
-                except json.JSONDecodeError:
-                    params[name] = text
-        assert get_quantizer(args[1])(**params) == rec.quantizer()
+        assert rec.cli_options() == quantize_flags(rec.quantizer())

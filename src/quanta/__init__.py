@@ -38,6 +38,13 @@ from quanta.errors import (
 from quanta.metrics import Measurement, measure
 
 _LAZY = {
+    "BlockAdaptive": "quanta.adaptive",
+    "Jayant": "quanta.adaptive",
+    "IMAADPCM": "quanta.adaptive",
+    "Predictive": "quanta.adaptive",
+    "BitAllocated": "quanta.adaptive",
+    "Online": "quanta.adaptive",
+    "allocate_bits": "quanta.adaptive",
     "analyze": "quanta.analysis",
     "AnalysisResult": "quanta.analysis",
     "Recommendation": "quanta.analysis",
@@ -47,6 +54,10 @@ _LAZY = {
 def __getattr__(name: str) -> _Any:
     # The analysis layer and the package metadata load on first use, so that
     # `import quanta` stays fast.
+    if name == "adaptive":
+        import importlib
+
+        return importlib.import_module("quanta.adaptive")
     if name in _LAZY:
         import importlib
 
@@ -66,7 +77,7 @@ def __getattr__(name: str) -> _Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(__all__) | {"core", "errors"})
+    return sorted(set(__all__) | {"adaptive", "core", "errors"})
 
 
 def decode(enc: Encoded) -> _Any:
@@ -83,6 +94,13 @@ def decode(enc: Encoded) -> _Any:
 
 __all__ = [
     "AnalysisResult",
+    "BitAllocated",
+    "BlockAdaptive",
+    "IMAADPCM",
+    "Jayant",
+    "Online",
+    "Predictive",
+    "allocate_bits",
     "Recommendation",
     "ALaw",
     "Codebook",

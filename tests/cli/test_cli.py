@@ -294,6 +294,9 @@ def test_jpeg_output_warns_that_it_is_lossy(tmp_path):
         qa.LloydMax(bits=3),
         qa.MuLaw(6, mu=100.0),
         qa.Codebook([0.0, 10.0, 300.0]),
+        qa.BlockAdaptive(qa.Uniform(3, range="symmetric"), block=32, side="float32"),
+        qa.BlockAdaptive(qa.LloydMax(bits=2), block=40, axis=1),
+        qa.Online(qa.Uniform(5, mode="mid-rise"), momentum=0.25, chunk=16),
     ],
     ids=repr,
 )
@@ -301,7 +304,7 @@ def test_suggested_flags_rebuild_the_quantizer(quantizer, tmp_path):
     """What `analyze` prints as the next command builds exactly the recommended quantizer."""
     import shlex
 
-    from quanta.cli.commands import quantize_flags
+    from quanta.analysis.commandline import quantize_flags
 
     out = tmp_path / "o.npy"
     argv = shlex.split(quantize_flags(quantizer))

@@ -179,29 +179,16 @@ class Recommendation:
     def cli_options(self) -> str:
         """Arguments for ``quanta quantize`` that build this quantizer, shell-quoted.
 
-        ``--method ID --bits B``, then ``--param NAME=VALUE`` for every other
-        parameter that differs from its default (VALUE as JSON, or the bare
-        string). Generic over quantizers: nothing here names a method.
+        Generic over quantizers: nothing here names a method.
 
         >>> import numpy as np
         >>> res = analyze(np.linspace(-1, 1, 1000), bits=[4], methods=["uniform-mse"])
         >>> res.recommend(bits=4).cli_options()
-        '--method uniform --bits 4 --param range=mse'
+        '--method uniform --bits 4 --range mse'
         """
-        import json
-        import shlex
+        from quanta.analysis.commandline import quantize_flags
 
-        q = self.quantizer()
-        parts = ["--method", q.id]
-        for name, value in q.changed_params().items():
-            if value is None:
-                continue
-            if name == "bits":
-                parts += ["--bits", str(value)]
-                continue
-            text = value if isinstance(value, str) else json.dumps(_plain(value))
-            parts += ["--param", f"{name}={text}"]
-        return " ".join(shlex.quote(p) for p in parts)
+        return quantize_flags(self.quantizer())
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict."""
@@ -570,6 +557,13 @@ def analyze(
     arr = np.asarray(_to_numpy(as_data(x)))
     prof = profile(arr)
     data, sampled, notes = _sweep_data(arr, prof, max_samples, seed)
+    ordered = _ordered_piece(arr, prof, max_samples) if sampled else data
+    if sampled and any(r[3].order_matters for r in plan):
+        names = ", ".join(dict.fromkeys(r[2] for r in plan if r[3].order_matters))
+        notes.append(
+            f"{names} depend on the order of the values: they ran on a contiguous piece of "
+            f"{ordered.size} values from the middle of the data, with its own rate"
+        )
     if data_range is None and prof.max > prof.min:
         data_range = prof.max - prof.min
     dr = None if data_range is None else float(data_range)
@@ -578,7 +572,10 @@ def analyze(
     skipped: list[SkippedRun] = []
     for done, (b, qid, label, quantizer) in enumerate(plan, start=1):
         try:
-            rows.append(_run(quantizer, data, b, qid, label, dr, prof.n - prof.nonfinite))
+            if quantizer.order_matters:  # a contiguous piece, and its own rate
+                rows.append(_run(quantizer, ordered, b, qid, label, dr, ordered.size))
+            else:
+                rows.append(_run(quantizer, data, b, qid, label, dr, prof.n - prof.nonfinite))
         except QuantaError as exc:
             skipped.append(SkippedRun(label, qid, b, str(exc)))
         if progress is not None:
@@ -658,7 +655,7 @@ def _run(
         snr_db=m.snr_db,
         sqnr_db=m.sqnr_db,
         psnr_db=m.psnr_db,
-        bits_per_sample=enc.code_bits + side,
+        bits_per_sample=enc.code_bits_total / max(enc.size, 1) + side,
         entropy_bits_per_sample=max(code_entropy, 0.0) + side,
         side_bits=int(enc.side_bits),
         seconds=seconds,
@@ -697,6 +694,26 @@ def _sweep_data(
         f"(seed {seed}); rates count the side information over all {n_finite}"
     )
     return sample, max_samples, notes
+
+
+def _ordered_piece(arr: np.ndarray, prof: DataProfile, max_samples: int) -> np.ndarray:
+    """A contiguous piece of at most ``max_samples`` values from the middle of the data.
+
+    Methods that predict or adapt from neighbouring values (``order_matters``)
+    need the data's order, which a random sample destroys: they get whole rows
+    of axis 0 (a stretch of a signal, a band of a field) instead.
+    """
+    if prof.nonfinite:
+        flat = arr[np.isfinite(arr)]
+        start = (flat.size - max_samples) // 2
+        return flat[start : start + max_samples]
+    row = max(1, arr.size // max(arr.shape[0], 1)) if arr.ndim else 1
+    rows = max(1, max_samples // row)
+    start = (arr.shape[0] - rows) // 2
+    piece = arr[start : start + rows]
+    if piece.size > max_samples:  # a single row longer than the budget
+        piece = piece.reshape(-1)[:max_samples]
+    return piece
 
 
 def _check_bits_list(bits: Any) -> list[int]:

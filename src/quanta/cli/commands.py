@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from quanta.analysis.commandline import quantize_flags
 from quanta.cli import render
 from quanta.errors import InvalidInput, InvalidParameter, OutputError
 
@@ -55,15 +56,47 @@ def _parse_param(text: str) -> tuple[str, Any]:
         return name.replace("-", "_"), value
 
 
-def build_quantizer(method: str, given: dict[str, Any], extra: tuple[str, ...]) -> Any:
+def build_quantizer(
+    method: str, given: dict[str, Any], extra: tuple[str, ...], inner: str | None = None
+) -> Any:
     """The quantizer ``method`` with the options the user gave; unknown options are errors.
 
     An option applies to a method when the method's constructor has a parameter
-    of that name, so a newly registered quantizer needs no edit here.
+    of that name, so a newly registered quantizer needs no edit here. A method
+    that wraps another (its constructor takes ``q``: block-adaptive, dpcm ...)
+    gets the options it has itself; the rest build the wrapped quantizer,
+    ``inner`` (default uniform).
     """
+    params = {k: v for k, v in given.items() if v is not None}
+    for name, value in (_parse_param(p) for p in extra):
+        if name in params:
+            flag = "--" + name.replace("_", "-")
+            raise InvalidParameter(f"--param {name}=... repeats {flag}; give it once")
+        params[name] = value
+    cls = _quantizer_class(method)
+    accepted = set(cls._param_names())
+    if "q" not in accepted:
+        if inner is not None:
+            raise InvalidParameter(f"--inner applies to methods that wrap another; not {method}")
+        return _construct(method, cls, params)
+    own = {k: v for k, v in params.items() if k in accepted}
+    rest = {k: v for k, v in params.items() if k not in accepted}
+    if rest or inner is not None:
+        inner_id = inner or "uniform"
+        try:
+            own["q"] = _construct(inner_id, _quantizer_class(inner_id), rest)
+        except InvalidParameter as exc:
+            raise InvalidParameter(f"{exc} (inside --method {method})") from None
+    return _construct(method, cls, own)
+
+
+def _quantizer_class(method: str) -> Any:
     from quanta.core.registry import get_quantizer
 
-    cls = get_quantizer(method)
+    return get_quantizer(method)
+
+
+def _construct(method: str, cls: Any, params: dict[str, Any]) -> Any:
     accepted = set(cls._param_names())
     signature = inspect.signature(cls.__init__)
     required = [
@@ -71,12 +104,6 @@ def build_quantizer(method: str, given: dict[str, Any], extra: tuple[str, ...]) 
         for n, p in signature.parameters.items()
         if n != "self" and p.default is inspect.Parameter.empty
     ]
-    params = {k: v for k, v in given.items() if v is not None}
-    for name, value in (_parse_param(p) for p in extra):
-        if name in params:
-            flag = "--" + name.replace("_", "-")
-            raise InvalidParameter(f"--param {name}=... repeats {flag}; give it once")
-        params[name] = value
     foreign = sorted(k for k in params if k not in accepted)
     if foreign:
         flags = ", ".join("--" + k.replace("_", "-") for k in foreign)
@@ -89,40 +116,6 @@ def build_quantizer(method: str, given: dict[str, Any], extra: tuple[str, ...]) 
         flags = ", ".join("--" + n.replace("_", "-") for n in missing)
         raise InvalidParameter(f"--method {method} needs {flags} (see `quanta methods`)")
     return cls(**params)
-
-
-# Parameters that `quanta quantize` has a flag of their own for (others: --param).
-_FLAGGED = (
-    "bits",
-    "step",
-    "range",
-    "mode",
-    "rounding",
-    "axis",
-    "group_size",
-    "levels",
-    "nan",
-    "seed",
-)
-
-
-def quantize_flags(quantizer: Any) -> str:
-    """The ``quanta quantize`` options that rebuild ``quantizer`` (inverse of build_quantizer)."""
-    import shlex
-
-    parts = ["--method", quantizer.id]
-    for name, value in quantizer.changed_params().items():
-        if value is None:
-            continue
-        if name == "signed":
-            parts.append("--signed" if value else "--unsigned")
-        elif name in _FLAGGED:
-            if isinstance(value, list | tuple):
-                value = ",".join(repr(float(v)) for v in value)
-            parts += ["--" + name.replace("_", "-"), str(value)]
-        else:
-            parts += ["--param", f"{name}={json.dumps(value)}"]
-    return " ".join(shlex.quote(p) for p in parts)
 
 
 def _progress_callback(enabled: bool):
@@ -352,6 +345,23 @@ def _write_plots(x, result, recommendation, directory: Path) -> list[Path]:
 @_nan_option
 @click.option("--seed", type=int, metavar="S", help="Seed of stochastic rounding.")
 @click.option(
+    "--block", type=int, metavar="N", help="Adaptive methods: values per block along --axis."
+)
+@click.option(
+    "--predictor",
+    metavar="P",
+    help="dpcm: previous | fixed | lpc | lorenzo (prediction from decoded values).",
+)
+@click.option("--order", type=int, metavar="P", help="dpcm: predictor order (fixed, lpc).")
+@click.option(
+    "--budget", type=float, metavar="B", help="bit-allocated: bits per sample, all included."
+)
+@click.option(
+    "--inner",
+    metavar="NAME",
+    help="Methods that wrap another (block-adaptive, dpcm ...): the wrapped one [uniform].",
+)
+@click.option(
     "--param",
     "extra",
     multiple=True,
@@ -387,6 +397,11 @@ def quantize(
     levels,
     nan,
     seed,
+    block,
+    predictor,
+    order,
+    budget,
+    inner,
     extra,
     subtype,
     save_encoded,
@@ -406,6 +421,9 @@ def quantize(
       quanta quantize photo.png -o p.png --bits 3 --axis -1
       quanta quantize speech.wav -o s.wav --method mu-law --bits 8
       quanta quantize w.npy -o wq.npy --bits 4 --axis 0 --group-size 128 --range mse
+      quanta quantize speech.wav -o s.wav --method block-adaptive --block 64 --bits 4
+      quanta quantize speech.wav -o s.wav --method dpcm --predictor lpc --bits 3
+      quanta quantize terrain.npy -o t.npy --method dpcm --predictor lorenzo --step 2
     """
     from quanta.io import read, write
     from quanta.io._atomic import atomic_write, check_output_path
@@ -423,8 +441,12 @@ def quantize(
         "levels": _parse_levels(levels) if levels else None,
         "nan": nan,
         "seed": seed,
+        "block": block,
+        "predictor": predictor,
+        "order": order,
+        "budget": budget,
     }
-    quantizer = build_quantizer(method, given, extra)
+    quantizer = build_quantizer(method, given, extra, inner)
     check_output_path(output)
     if save_encoded is not None:
         check_output_path(save_encoded)

@@ -14,6 +14,11 @@ implements four hooks:
 ``_decode(codes, params, xp)``
     return reconstructed values as floats.
 
+Quantizers that carry state from sample to sample (ADPCM, DPCM ...) set
+``stateful = True`` and implement ``_encode_stateful(x, xp, state)``, which
+returns ``(codes, params, code_bits, end_state)``; :meth:`Quantizer.stream`
+then encodes a signal in pieces, each piece continuing where the last ended.
+
 The base class validates the data (dtype, emptiness, NaN/Inf), keeps
 non-finite values aside when ``nan="keep"``, restores shape and dtype, and
 builds the :class:`Encoded` with its rate accounting.
@@ -36,7 +41,7 @@ from quanta.errors import (
     NotFitted,
 )
 
-__all__ = ["Quantizer", "as_data", "namespace", "side_bits_of"]
+__all__ = ["Quantizer", "Stream", "as_data", "namespace", "side_bits_of"]
 
 _NAN_POLICIES = ("raise", "keep")
 
@@ -132,6 +137,15 @@ class Quantizer:
     #: Learned attributes, set by ``fit`` (and by ``from_config``).
     _fitted_attrs: ClassVar[tuple[str, ...]] = ()
     nan: str
+    #: Quantizing twice gives the same values as quantizing once (false for
+    #: methods whose levels depend on the signal's past or its blocks).
+    idempotent: ClassVar[bool] = True
+    #: The result depends on the order of the values (prediction, step
+    #: adaptation, blocks): the analysis sweep gives such methods a contiguous
+    #: piece of the data, not a random sample.
+    order_matters: ClassVar[bool] = False
+    #: Encoding carries state from one call to the next (see :meth:`stream`).
+    stateful: ClassVar[bool] = False
 
     # ------------------------------------------------------------- lifecycle
     def fit(self, x: Any) -> Quantizer:
@@ -143,23 +157,61 @@ class Quantizer:
         self._fit(finite, xp)
         return self
 
+    def partial_fit(self, x: Any) -> Quantizer:
+        """Learn from one more chunk of data, keeping what earlier chunks taught; returns ``self``.
+
+        After ``partial_fit`` on every piece of a dataset, the quantizer is the
+        one ``fit`` on all of it would give (for the methods that support it:
+        running statistics such as a min/max range).
+        """
+        self._check_params()
+        x = as_data(x)
+        xp = namespace(x)
+        finite = self._finite_values(x, xp)
+        self._partial_fit(finite, xp)
+        return self
+
     def encode(self, x: Any) -> Encoded:
         """Quantize ``x`` to integer codes plus side information."""
+        return self._encode_checked(x, None)[0]
+
+    def stream(self, state: Any = None) -> Stream:
+        """A :class:`Stream` that encodes a signal in pieces, from ``state`` (default: reset).
+
+        Only for quantizers that carry state between samples (``stateful``):
+        the pieces' codes equal those of the whole signal encoded at once, and
+        each piece's :class:`Encoded` decodes on its own (it records the state
+        it started from).
+        """
+        if not self.stateful:
+            raise InvalidParameter(
+                f"{type(self).__name__} carries no state from one sample to the next; "
+                f"encode each piece with .encode(piece)"
+            )
+        self._check_params()
+        return Stream(self, state)
+
+    def _encode_checked(self, x: Any, state: Any) -> tuple[Encoded, Any]:
         self._check_params()
         self._check_fitted()
         x = as_data(x)
         xp = namespace(x)
-        fast = self._encode_fast(x, xp) if self.nan == "raise" else None
+        fast = self._encode_fast(x, xp) if self.nan == "raise" and not self.stateful else None
         nonfinite = None
+        end_state = None
         if fast is not None:
             codes, params, code_bits = fast
         else:
             nonfinite = self._split_nonfinite(x, xp)
             work = x if nonfinite is None else nonfinite[2]
-            codes, params, code_bits = self._encode(work, xp)
+            if self.stateful:
+                codes, params, code_bits, end_state = self._encode_stateful(work, xp, state)
+            else:
+                codes, params, code_bits = self._encode(work, xp)
         if nonfinite is not None:
             params = {**params, "nonfinite_index": nonfinite[0], "nonfinite_values": nonfinite[1]}
-        return Encoded(
+        runs = self._width_runs()
+        enc = Encoded(
             codes=codes,
             params=params,
             shape=tuple(int(n) for n in x.shape),
@@ -168,7 +220,10 @@ class Quantizer:
             code_bits=int(code_bits),
             side_bits=side_bits_of(params),
             config=self.get_config(),
+            widths_from=None if runs is None else runs[0],
+            width_block=0 if runs is None else runs[1],
         )
+        return enc, end_state
 
     def decode(self, enc: Encoded) -> Any:
         """Reconstruct values from ``enc``: same shape and dtype as the encoded data."""
@@ -307,7 +362,15 @@ class Quantizer:
     def _fit(self, x: Any, xp: Any) -> None:
         raise NotImplementedError
 
+    def _partial_fit(self, x: Any, xp: Any) -> None:
+        raise InvalidParameter(
+            f"{type(self).__name__} cannot learn chunk by chunk: fit it on all the data (or a "
+            f"representative sample), or wrap a Uniform in Online(...) for data that drift"
+        )
+
     def _encode(self, x: Any, xp: Any) -> tuple[Any, dict[str, Any], int]:
+        if self.stateful:  # from the reset state
+            return self._encode_stateful(x, xp, None)[:3]
         raise NotImplementedError
 
     def _encode_fast(self, x: Any, xp: Any) -> tuple[Any, dict[str, Any], int] | None:
@@ -319,6 +382,25 @@ class Quantizer:
         return None
 
     def _decode(self, codes: Any, params: dict[str, Any], xp: Any) -> Any:
+        raise NotImplementedError
+
+    def _width_runs(self) -> tuple[str, int] | None:
+        """``(params name, run length)`` for codes of varying width, else ``None``.
+
+        A quantizer whose codes differ in width from run to run (bit
+        allocation) names the uint8 ``params`` array that holds each run's
+        width; ``code_bits`` is then the widest.
+        """
+        return None
+
+    def _encode_stateful(
+        self, x: Any, xp: Any, state: Any
+    ) -> tuple[Any, dict[str, Any], int, Any]:
+        """Encode from ``state`` (``None``: the reset state); also return the end state.
+
+        Stateful quantizers implement this instead of ``_encode``; ``params``
+        must record the start state so that the piece decodes on its own.
+        """
         raise NotImplementedError
 
     # --------------------------------------------------------------- helpers
@@ -362,6 +444,26 @@ class Quantizer:
         return index, values, xp.where(bad, filler, x)
 
 
+class Stream:
+    """Encodes a signal piece by piece, carrying the quantizer's state between pieces.
+
+    Made by :meth:`Quantizer.stream`. ``state`` is the state after the last
+    piece (the method documents its form); set it to resume elsewhere.
+    """
+
+    def __init__(self, quantizer: Quantizer, state: Any = None) -> None:
+        self.quantizer = quantizer
+        self.state = state
+
+    def encode(self, x: Any) -> Encoded:
+        """Encode the next piece; its codes continue the previous piece's."""
+        enc, self.state = self.quantizer._encode_checked(x, self.state)
+        return enc
+
+    def __repr__(self) -> str:
+        return f"Stream({self.quantizer!r}, state={self.state!r})"
+
+
 def all_finite(x: Any, xp: Any) -> bool:
     """True if ``x`` holds no NaN or Inf (two reductions, no temporary array).
 
@@ -384,7 +486,7 @@ def _restore_nonfinite(values: Any, params: dict[str, Any], xp: Any) -> Any:
     index = np.asarray(params["nonfinite_index"], dtype=np.int64)
     fill = np.asarray(params["nonfinite_values"], dtype=np.float64)
     if xp is np:
-        out = np.array(values, copy=True)
+        out = np.array(values, copy=True, order="C")  # reshape(-1) must be a view
         out.reshape(-1)[index] = fill
         return out
     out = xp.reshape(xp.asarray(values, copy=True), (-1,))
@@ -404,6 +506,8 @@ def _cast_like(values: Any, dtype: np.dtype, xp: Any) -> Any:
     """Values cast to the original dtype; integers are rounded and clipped to their range."""
     dtype = np.dtype(dtype)
     target = getattr(xp, dtype.name)
+    if values.dtype == target:  # already exact values of the target type: nothing to round
+        return values
     if dtype.kind in "iu":
         info = np.iinfo(dtype)
         # float(2**63 - 1) rounds up to 2**63, which would wrap: step below it.

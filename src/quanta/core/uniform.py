@@ -209,14 +209,51 @@ class Uniform(Quantizer):
             self.offset_ = np.full(layout.param_shape, -shift * float(self.step))
             self.n_levels_ = n
             return
+        lo, hi = self._data_range(x, xp, layout)
+        self._seen = (lo, hi)
+        self._set_grid(lo, hi)
+
+    def _data_range(self, x: Any, xp: Any, layout: Layout) -> tuple[np.ndarray, np.ndarray]:
+        """The range rule applied to ``x``: lo and hi per scale group."""
         rows = [np.asarray(_to_numpy(r)) for r in layout.rows(x, xp)]
         spec = _parse_range(self.range)
         if spec[0] == "mse":
-            pairs = [_mse_range(r, bits, self._mode) for r in rows]
+            pairs = [_mse_range(r, self._bits, self._mode) for r in rows]
         else:
             pairs = [_row_range(r, spec) for r in rows]
         lo = layout.params_from_rows([p[0] for p in pairs])
         hi = layout.params_from_rows([p[1] for p in pairs])
+        return lo, hi
+
+    def _partial_fit(self, x: Any, xp: Any) -> None:
+        kind = _parse_range(self.range)[0]
+        if kind not in ("minmax", "symmetric", "explicit") or self.group_size is not None:
+            raise InvalidParameter(
+                f"partial_fit keeps a running min/max per tensor or channel; range={self.range!r}"
+                f"{' with group_size' if self.group_size is not None else ''} needs all the data "
+                f"at once: fit on all of it, or use Online(Uniform(...)) for drifting data"
+            )
+        if self._bits is not None and self.step is not None:
+            self._fit(x, xp)  # a fixed grid: nothing to learn
+            return
+        layout = Layout.of(tuple(x.shape), self.axis, self.group_size)
+        lo, hi = self._data_range(x, xp, layout)
+        seen = getattr(self, "_seen", None)
+        if seen is None and self.is_fitted:  # fitted elsewhere (from_config): its grid's span
+            top = self.offset_ + self.scale_ * (self.n_levels_ - 1)
+            seen = (self.offset_, top)
+        if seen is not None:
+            if seen[0].shape != lo.shape:
+                raise InvalidInput(
+                    f"this chunk has {lo.size} channel(s), earlier ones had {seen[0].size}; "
+                    f"every chunk must have the same channels"
+                )
+            lo, hi = np.minimum(lo, seen[0]), np.maximum(hi, seen[1])
+        self._seen = (lo, hi)
+        self._set_grid(lo, hi)
+
+    def _set_grid(self, lo: np.ndarray, hi: np.ndarray) -> None:
+        bits = self._bits
         if np.all(lo == hi):  # one-value groups (a short tail group) alone are normal
             what = (
                 f"the data are constant ({float(lo.flat[0])!r})"
@@ -226,7 +263,7 @@ class Uniform(Quantizer):
             warnings.warn(
                 f"{what}; each such group maps to a single level",
                 DegenerateDataWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         if bits is not None:
             self.scale_, self.offset_ = _grid_from_bits(lo, hi, 1 << bits, self._mode)
