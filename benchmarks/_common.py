@@ -72,31 +72,53 @@ class Timing:
         }
 
 
+def _one_call(fn: Callable[[], Any]) -> tuple[float, Any]:
+    """Seconds one call of ``fn`` takes, and its result; the garbage collector runs before
+    the call and is off during it, so that collecting an earlier call's garbage is not
+    charged to this one."""
+    gc.collect()
+    gc.disable()
+    try:
+        t0 = time.perf_counter()
+        out = fn()
+        return time.perf_counter() - t0, out
+    finally:
+        gc.enable()
+
+
 def time_calls(fn: Callable[[], Any], repeat: int) -> tuple[Timing, Any]:
     """Call ``fn`` once (the warm-up, timed as ``first``), then ``repeat`` timed times.
 
-    Returns the timing and the result of the last call. The garbage collector
-    runs before each call and is off during it, so that a collection of an
-    earlier call's garbage is not charged to the next one.
+    Returns the timing and the result of the last call.
     """
-
-    def one() -> tuple[float, Any]:
-        gc.collect()
-        gc.disable()
-        try:
-            t0 = time.perf_counter()
-            out = fn()
-            return time.perf_counter() - t0, out
-        finally:
-            gc.enable()
-
-    first, result = one()
+    first, result = _one_call(fn)
     runs = []
     for _ in range(repeat):
         del result
-        dt, result = one()
+        dt, result = _one_call(fn)
         runs.append(dt)
     return Timing(first, runs), result
+
+
+def time_interleaved(
+    fns: dict[str, Callable[[], Any]], repeat: int
+) -> tuple[dict[str, Timing], dict[str, Any]]:
+    """Time each function once as a warm-up, then ``repeat`` rounds taking turns.
+
+    Taking turns spreads a burst of load on the machine over all contenders
+    instead of charging it to one.
+    """
+    timings: dict[str, Timing] = {}
+    results: dict[str, Any] = {}
+    for key, fn in fns.items():
+        first, results[key] = _one_call(fn)
+        timings[key] = Timing(first, [])
+    for _ in range(repeat):
+        for key, fn in fns.items():
+            results[key] = None  # free the previous result before the next call
+            dt, results[key] = _one_call(fn)
+            timings[key].runs.append(dt)
+    return timings, results
 
 
 # ----------------------------------------------------------------- machine

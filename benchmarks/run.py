@@ -42,7 +42,9 @@ SKLEARN_BIG_ON = ("terrain",)
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="small sizes (10^6 / 10^5): a smoke run")
-    p.add_argument("--only", choices=("uniform", "lloyd"), help="run one benchmark")
+    p.add_argument(
+        "--only", choices=("uniform", "lloyd", "adpcm", "lorenzo"), help="run one benchmark"
+    )
     p.add_argument("--repeat", type=int, default=5, help="timed repeats after the warm-up (5)")
     p.add_argument(
         "--sklearn-big",
@@ -91,6 +93,16 @@ def main(argv: list[str] | None = None) -> int:
                 quick=args.quick, repeat=args.repeat, big=big, sklearn_big_on=big_on, log=_log
             )
         )
+    if args.only in (None, "adpcm"):
+        import bench_adpcm
+
+        size = 10**6 if args.quick else 10**7
+        sections.append(bench_adpcm.run(size=size, repeat=args.repeat, log=_log))
+    if args.only in (None, "lorenzo"):
+        import bench_lorenzo
+
+        size = 64 if args.quick else 256
+        sections.append(bench_lorenzo.run(size=size, repeat=args.repeat, log=_log))
     elapsed = time.perf_counter() - started
 
     print()
