@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 # local wheel; an unpinned `torch` would pull a multi-GB CUDA build from PyPI.
 TORCH  := torch==2.13.0
 
-.PHONY: demo test bench lint install install-dev clean
+.PHONY: demo test bench docs lint install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +37,12 @@ test: install-dev
 bench: install-dev
 	$(BIN)/python benchmarks/run.py
 
+# The measured tables in docs/ (each document names the command that made it).
+docs: install
+	$(BIN)/python docs/adaptive_table.py
+
 lint: install-dev
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks docs
 
 clean:
 	rm -rf $(VENV) quanta-demo build *.egg-info

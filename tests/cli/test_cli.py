@@ -313,3 +313,64 @@ def test_suggested_flags_rebuild_the_quantizer(quantizer, tmp_path):
     cfg = json.loads(proc.stdout)["quantizer"]
     cfg.pop("fitted", None)
     assert qa.from_config(cfg) == quantizer
+
+
+# --------------------------------------------------------------- adaptive methods
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--method", "jayant", "--bits", "3"], qa.Jayant(3)),
+        (
+            ["--method", "dpcm", "--predictor", "lpc", "--order", "4", "--bits", "3"],
+            qa.Predictive(qa.Uniform(3), predictor="lpc", order=4),
+        ),
+        (
+            ["--method", "dpcm", "--inner", "lloyd-max", "--bits", "2"],
+            qa.Predictive(qa.LloydMax(bits=2)),
+        ),
+        (["--method", "ima-adpcm"], qa.IMAADPCM()),
+        (
+            ["--method", "bit-allocated", "--budget", "3", "--range", "symmetric"],
+            qa.BitAllocated(qa.Uniform(range="symmetric"), budget=3.0),
+        ),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) else "",
+)
+def test_adaptive_methods_from_the_command_line(flags, expected, tmp_path):
+    """Each adaptive method is built from its flags, codes the speech, and its saved
+    Encoded decodes to exactly the written samples' source values."""
+    out, enc_path = tmp_path / "s.wav", tmp_path / "s.qe"
+    proc = run("quantize", AUDIO, "-o", out, *flags, "--save-encoded", enc_path, "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    cfg = report["quantizer"]
+    cfg.pop("fitted", None)
+    assert qa.from_config(cfg) == expected
+    enc = qa.Encoded.from_bytes(enc_path.read_bytes())
+    assert enc.method == expected.id
+    assert report["measurement"]["bits_per_sample"] == pytest.approx(enc.bits_per_sample)
+    x, _ = sf.read(AUDIO, dtype="float64")
+    assert qa.measure(x, qa.decode(enc)).snr_db == pytest.approx(report["measurement"]["snr_db"])
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--method", "ima-adpcm", "--bits", "3"], "--bits does not apply to --method ima-adpcm"),
+        (["--method", "jayant", "--bits", "7"], "bits"),
+        (["--method", "dpcm", "--predictor", "psychic"], "predictor"),
+        (["--method", "block-adaptive", "--block", "0"], "block must be >= 1"),
+        (["--method", "block-adaptive", "--block", "100000"], "longer than the 64000 values"),
+        (["--method", "bit-allocated", "--bits", "3"], "--budget"),
+        (["--method", "uniform", "--inner", "lloyd-max"], "--inner applies to methods"),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) else "",
+)
+def test_adaptive_method_mistakes_are_one_line_errors(flags, message, tmp_path):
+    out = tmp_path / "s.wav"
+    proc = run("quantize", AUDIO, "-o", out, *flags)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("quanta: error:"), proc.stderr
+    assert message in lines[0]
+    assert not out.exists()
