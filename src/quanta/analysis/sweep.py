@@ -404,7 +404,8 @@ class AnalysisResult:
                 cheapest = min(meeting, key=lambda r: (r.rate(rate), r.mse))
                 others.append(f"{label} needs {cheapest.bits} bits")
             else:
-                others.append(f"{label} does not reach it within {_span(self.bits)} bits")
+                ran = sorted({r.bits for r in self.rows if r.method == label})
+                others.append(f"{label} does not reach it within {_span(ran or self.bits)} bits")
         if others:
             text += "; " + ", ".join(others)
         return text

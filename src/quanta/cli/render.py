@@ -157,7 +157,10 @@ def methods(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         params = ", ".join(
             [f"{k} (required)" for k in row["required"]]
-            + [f"{k}={v!r}" for k, v in row["defaults"].items()]
+            + [
+                "q=--inner (default uniform)" if k == "q" else f"{k}={v!r}"
+                for k, v in row["defaults"].items()
+            ]
         )
         table.add_row(row["method"], row["summary"], params)
     _out.print(table)
