@@ -16,8 +16,35 @@ Error bound
     error-bounded mode of prediction-based compressors such as SZ.
     With ``bits`` given, the codes are clipped to the quantizer's levels
     (classical DPCM: a residual beyond the end levels is "slope overload") and
-    predictions and reconstructions are clamped to the range ``fit`` saw,
-    which keeps the loop stable.
+    predictions and reconstructions are clamped to the range ``fit`` saw.
+
+Closed-loop design
+    The loop predicts from the reconstruction, so the residuals it quantizes
+    are not the open-loop residuals ``x − P(x)`` but ``x − P(x̂)``: they carry
+    the earlier reconstruction errors, weighted by the predictor. With clipped
+    codes this matters: an overloaded residual's error feeds the next
+    residuals, and a predictor of high gain (an order-8 LPC of voiced speech
+    has ``Σ|a| ≈ 8``) can turn a burst of overload into an oscillation that the
+    clipped codes never leave — on the bundled speech, 4-bit Lloyd–Max levels
+    designed on the open-loop residuals gave 11.7 dB where 3 bits gave 19.0.
+    Two measures keep the clipped loop stable and its levels matched:
+
+    * ``fit`` designs the quantizer in closed loop (a ``LloydMax``, or a
+      ``Uniform`` given ``bits`` alone, whose levels it learns): fitted to the
+      open-loop residuals first, it is fitted again to the residuals the loop
+      itself produces with it (Lloyd–Max: an even sample of at most 2**18 of
+      them), twice, and the design with the smallest squared error on the
+      training data is kept. This is the iterative design of Farvardin &
+      Modestino (1985), which alternates the quantizer and the distribution
+      of the residuals it meets.
+    * With ``"lpc"``, the encoder tries each block's predictor also with its
+      bandwidth expanded, ``a[j]·γ^j`` for ``γ`` = 0.9 and 0.7 (Kabal 2003),
+      from the same state, and keeps the one that reconstructs the block with
+      the smallest squared error; the coefficients sent are those it kept, so
+      the decoder and the side information are unchanged.
+
+    Neither applies to the error-bounded mode (``Uniform(step=2ε)``), whose
+    codes are not clipped: there every error stays within ``ε`` anyway.
 
 Predictors (a value ``x̂[n]`` is predicted from ``x̂[n−1], x̂[n−2] …``)
     ``"previous"``: ``x̂[n−1]``.
@@ -59,6 +86,10 @@ models", Rev. Int. Stat. Inst. 28, 1960. L. Ibarria, P. Lindstrom, J.
 Rossignac, A. Szymczak, "Out-of-core compression and decompression of large
 n-dimensional scalar fields", Computer Graphics Forum 22(3), 2003. S. Di, F.
 Cappello, "Fast error-bounded lossy HPC data compression with SZ", IPDPS 2016.
+N. Farvardin, J. W. Modestino, "Rate-distortion performance of DPCM schemes
+for autoregressive sources", IEEE Trans. Inf. Theory IT-31(3), 1985. P. Kabal,
+"Ill-conditioning and bandwidth expansion in linear prediction of speech",
+Proc. IEEE ICASSP 2003.
 """
 
 from __future__ import annotations
@@ -101,6 +132,14 @@ _NOISE_SAMPLE = 1 << 20
 #: Block rows per chunk of the autocorrelation (bounds its float64 copy).
 _ACF_CHUNK_VALUES = 1 << 22
 _MAX_SWEEP_BITS = 8
+_FLOAT_MAX = float(np.finfo(np.float64).max)
+#: Rounds of closed-loop refitting of a clipped quantizer in ``fit``.
+_DESIGN_ROUNDS = 2
+#: Most closed-loop residuals a Lloyd–Max refit trains on (an even stride through them):
+#: on 10**6 values of speech it saves ~0.1 s a round and cost at most 0.5 dB (2–4 bits).
+_DESIGN_SAMPLE = 1 << 18
+#: Bandwidth expansions γ of each LPC block's predictor the encoder chooses from.
+_LPC_DAMPING = (1.0, 0.9, 0.7)
 
 
 @dataclass(frozen=True)
@@ -125,8 +164,9 @@ class Predictive(Quantizer):
     ----------
     q : Uniform, LloydMax or Codebook, optional
         Scalar quantizer of the prediction residual; default ``Uniform(4)``.
-        ``fit`` trains a copy of it on the data's open-loop prediction
-        residuals. A :class:`~quanta.Uniform` must be per tensor with
+        ``fit`` trains a copy of it on the data's prediction residuals (with
+        clipped codes, on the closed loop's own residuals; see the module
+        docstring). A :class:`~quanta.Uniform` must be per tensor with
         ``rounding`` ``"nearest"`` or ``"floor"``; given ``step`` alone
         (``Uniform(step=2ε)``) its codes are unbounded and every value is
         reconstructed within ``ε`` (see the module docstring).
@@ -155,11 +195,11 @@ class Predictive(Quantizer):
         ``[min, max]`` of the data ``fit`` saw. With a clipped (``bits``)
         quantizer, predictions and reconstructions are clamped to it.
     noise_ : float
-        Mean squared error of ``quantizer_`` on the training residuals (an even
-        sample of at most 2**20 of them), in squared data units. ``"lpc"``
-        designs its predictors for a reconstruction carrying noise of this
-        power (added to each block's autocorrelation at lag 0), which keeps
-        the loop from amplifying the noise of a coarse quantizer.
+        Mean squared error of ``quantizer_`` on the residuals it was trained on
+        (an even sample of at most 2**20 of them), in squared data units.
+        ``"lpc"`` designs its predictors for a reconstruction carrying noise of
+        this power (added to each block's autocorrelation at lag 0), which
+        keeps the loop from amplifying the noise of a coarse quantizer.
 
     Notes
     -----
@@ -297,11 +337,14 @@ class Predictive(Quantizer):
         if data.dtype.kind == "f" and not np.all(np.isfinite(data)):  # nan="keep": as encoded
             data = np.where(np.isfinite(data), data, 0)
         work = _work_array(data)
-        inner, noise, caught = self._fit_inner(work, 0.0)
-        if self.predictor == "lpc":
+        bounds = (float(np.min(work)), float(np.max(work)))
+        inner, noise, caught = self._fit_inner(self._open_loop_residuals(work, 0.0))
+        if _learns_levels(inner):
+            inner, noise, caught = self._closed_loop_design(work, bounds, inner, noise, caught)
+        elif self.predictor == "lpc":
             # The loop predicts from the reconstruction, the data plus the quantization
             # noise: design the predictor for that noise, then the quantizer again.
-            inner, noise, caught = self._fit_inner(work, noise)
+            inner, noise, caught = self._fit_inner(self._open_loop_residuals(work, noise))
         if self._lane_length(work.shape) <= 1:
             warnings.warn(
                 "every value of x is the first of its signal (sent as it is): there is no "
@@ -320,14 +363,60 @@ class Predictive(Quantizer):
             else:
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         self.quantizer_ = inner
-        self.range_ = np.array([float(np.min(work)), float(np.max(work))])
+        self.range_ = np.array(bounds)
         self.noise_ = noise
 
-    def _fit_inner(
-        self, work: np.ndarray, noise: float
+    def _closed_loop_design(
+        self,
+        work: np.ndarray,
+        bounds: tuple[float, float],
+        inner: Quantizer,
+        noise: float,
+        caught: list[warnings.WarningMessage],
     ) -> tuple[Quantizer, float, list[warnings.WarningMessage]]:
-        """A copy of ``q`` fitted to the open-loop residuals, its MSE on them, its warnings."""
-        residuals = self._open_loop_residuals(work, noise)
+        """Closed-loop design of a clipped quantizer: refit it on the loop's own residuals.
+
+        ``inner`` was fitted to the open-loop residuals; the loop's residuals also
+        carry the earlier reconstruction errors, weighted by the predictor (see
+        the module docstring). The quantizer is fitted again to the residuals the
+        loop produces with the last design, ``_DESIGN_ROUNDS`` times, and the
+        design (quantizer, and the noise power the LPC predictors are designed
+        for) with the smallest squared error on the data is kept: the one
+        ``encode`` then reproduces on these data.
+        """
+        best_sse, residuals = self._closed_loop(work, bounds, inner, noise)
+        best = (inner, noise, caught)
+        for _ in range(_DESIGN_ROUNDS):
+            inner, noise, caught = self._fit_inner(_design_sample(residuals, inner))
+            sse, residuals = self._closed_loop(work, bounds, inner, noise)
+            if sse < best_sse:
+                best_sse, best = sse, (inner, noise, caught)
+        return best
+
+    def _closed_loop(
+        self, work: np.ndarray, bounds: tuple[float, float], inner: Quantizer, noise: float
+    ) -> tuple[float, np.ndarray]:
+        """The encoder's squared error on ``work`` with quantizer ``inner`` (clipped codes,
+        values clamped to ``bounds``; LPC designed for reconstruction noise of power
+        ``noise``), and its prediction residuals, warm-up values left out."""
+        table = self._table_for(inner)
+        lo, hi = bounds
+        params: dict[str, Any] = {}
+        if self.predictor == "lorenzo":
+            cube = _as_cube(work)
+            out = np.empty(cube.shape)
+            sse = self._run_lorenzo(work, work.dtype, table, lo, hi, params, out)[3]
+            return sse, out.reshape(-1)[1:]
+        axis = check_axis(self.axis, max(work.ndim, 1))
+        lanes = to_lanes(work, axis)
+        out = np.empty(lanes.shape)
+        sse = self._run_lanes(lanes, axis, work.dtype, table, lo, hi, params, None, noise, out)[4]
+        return sse, out[:, 1:].reshape(-1)
+
+    def _fit_inner(
+        self, residuals: np.ndarray
+    ) -> tuple[Quantizer, float, list[warnings.WarningMessage]]:
+        """A copy of ``q`` fitted to ``residuals``, its MSE on them, its warnings."""
         if not np.all(np.isfinite(residuals)):
             raise InvalidInput(
                 "the prediction residuals overflow float64 (values near the float64 limit); "
@@ -344,7 +433,9 @@ class Predictive(Quantizer):
             inner.fit(residuals)
             sample = residuals[:: -(-residuals.size // _NOISE_SAMPLE)]
             error = sample - np.asarray(inner.quantize(sample), dtype=np.float64)
-        return inner, float(np.mean(error * error)), list(caught)
+        with np.errstate(over="ignore"):  # beyond float64 for data near its limit
+            mse = float(np.mean(error * error))
+        return inner, min(mse, _FLOAT_MAX), list(caught)
 
     def _lane_length(self, shape: tuple[int, ...]) -> int:
         """Values per signal: the whole array for "lorenzo", else the length along axis."""
@@ -368,7 +459,7 @@ class Predictive(Quantizer):
         lanes = to_lanes(work, check_axis(self.axis, max(work.ndim, 1)))
         n_lanes, n = lanes.shape
         p = self._order
-        coefs, block, _ = self._coefficients(lanes, noise)
+        coefs, block, _ = self._coefficients(lanes, noise, search=False)
         out = np.empty((n_lanes, n), dtype=np.float64)
         K.dpcm_lanes(
             lanes,
@@ -383,6 +474,7 @@ class Predictive(Quantizer):
             np.inf,
             *none,
             K.MODE_RESIDUAL,
+            _NO_CHOICE,
         )
         return out[:, 1:].reshape(-1)
 
@@ -402,16 +494,12 @@ class Predictive(Quantizer):
             )
         return super().stream(state)
 
-    def _encode(self, x: Any, xp: Any) -> tuple[Any, dict[str, Any], int]:
-        codes, params, bits, _ = self._encode_stateful(x, xp, None)
-        return codes, params, bits
-
     def _encode_stateful(
         self, x: Any, xp: Any, state: Any
     ) -> tuple[Any, dict[str, Any], int, Any]:
         data = np.asarray(_to_numpy(x))
         work = _work_array(data)
-        table = self._table()
+        table = self._table_for(self.quantizer_)
         lo, hi = self._bounds(table)
         params: dict[str, Any] = {"work_dtype": work.dtype.name, **table.params}
         if table.kind != _kernels().KIND_UNBOUNDED:
@@ -421,16 +509,20 @@ class Predictive(Quantizer):
                 raise InvalidParameter(
                     "predictor='lorenzo' does not stream; encode the array whole"
                 )
-            codes32, kmin, kmax = self._encode_lorenzo(work, data.dtype, table, lo, hi, params)
+            codes32, kmin, kmax, _ = self._run_lorenzo(work, data.dtype, table, lo, hi, params)
             end_state = None
         else:
-            codes32, kmin, kmax, end_state = self._encode_lanes(
-                work, data.dtype, table, lo, hi, params, state
+            axis = check_axis(self.axis, max(work.ndim, 1))
+            lanes = to_lanes(work, axis)
+            lane_codes, kmin, kmax, end_state, _ = self._run_lanes(
+                lanes, axis, data.dtype, table, lo, hi, params, state, self.noise_
             )
+            shape = work.shape if work.ndim else (1,)
+            codes32 = np.ascontiguousarray(from_lanes(lane_codes, shape, axis)).reshape(work.shape)
         codes, bits = _final_codes(codes32, kmin, kmax, table, params)
         return codes, params, bits, end_state
 
-    def _encode_lorenzo(
+    def _run_lorenzo(
         self,
         work: np.ndarray,
         dtype: np.dtype,
@@ -438,16 +530,19 @@ class Predictive(Quantizer):
         lo: float,
         hi: float,
         params: dict[str, Any],
-    ) -> tuple[np.ndarray, int, int]:
+        residuals: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, int, int, float]:
+        """Encode with the Lorenzo predictor: codes, their range, the squared error; the
+        prediction residuals into ``residuals`` (the array's shape as a cube) if given."""
         K = _kernels()
         cube = _as_cube(work)
         codes = np.empty(cube.shape, dtype=np.int32)
         first = work.reshape(-1)[:1]
         params["warmup"] = _warm_storage(first, dtype)
-        kmin, kmax, overflow = K.dpcm_lorenzo(
+        kmin, kmax, overflow, sse = K.dpcm_lorenzo(
             cube,
             codes,
-            np.empty((0, 0, 0), dtype=work.dtype),
+            np.empty((0, 0, 0)) if residuals is None else residuals,
             float(first[0]),
             lo,
             hi,
@@ -456,21 +551,26 @@ class Predictive(Quantizer):
         )
         _check_overflow(overflow, table)
         codes.reshape(-1)[0] = kmin if table.kind == K.KIND_UNBOUNDED else 0
-        return codes.reshape(work.shape), int(kmin), int(kmax)
+        return codes.reshape(work.shape), int(kmin), int(kmax), float(sse)
 
-    def _encode_lanes(
+    def _run_lanes(
         self,
-        work: np.ndarray,
+        lanes: np.ndarray,
+        axis: int,
         dtype: np.dtype,
         table: _Table,
         lo: float,
         hi: float,
         params: dict[str, Any],
         state: Any,
-    ) -> tuple[np.ndarray, int, int, dict[str, Any]]:
+        noise: float,
+        residuals: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, int, int, dict[str, Any], float]:
+        """Encode the lanes (along ``axis`` of the data) with a 1-D predictor (LPC designed for
+        noise power ``noise``): codes ``(lanes, n)``, their range, the end state and the
+        squared error; the prediction residuals into ``residuals`` (``(lanes, n)`` float64)
+        if given."""
         K = _kernels()
-        axis = check_axis(self.axis, max(work.ndim, 1))
-        lanes = to_lanes(work, axis)
         n_lanes, n = lanes.shape
         p = self._order
         history, seen = _start_state(state, n_lanes, p, axis)
@@ -480,13 +580,14 @@ class Predictive(Quantizer):
         warm = lanes[:, :w]
         if w:
             params["warmup"] = _warm_storage(warm, dtype)
-        coefs, block, coef_params = self._coefficients(lanes, self.noise_)
-        params.update(coef_params)
+        search = table.kind != K.KIND_UNBOUNDED
+        coefs, block, candidates = self._coefficients(lanes, noise, search=search)
+        choice = np.zeros((n_lanes, -(-n // block)), dtype=np.int8)
         codes = np.empty((n_lanes, n), dtype=np.int32)
-        kmin, kmax, overflow = K.dpcm_lanes(
+        kmin, kmax, overflow, sse = K.dpcm_lanes(
             lanes,
             codes,
-            np.empty((0, 0), dtype=work.dtype),
+            np.empty((0, 0)) if residuals is None else residuals,
             coefs,
             block,
             history,
@@ -496,14 +597,14 @@ class Predictive(Quantizer):
             hi,
             *_table_args(table),
             K.MODE_ENCODE,
+            choice,
         )
         _check_overflow(overflow, table)
+        params.update(_chosen(candidates, choice))
         if w and table.kind == K.KIND_UNBOUNDED:
             codes[:, :w] = kmin
         end_state = {"history": history, "seen": min(p, seen + n)}
-        shape = work.shape if work.ndim else (1,)
-        codes_nd = np.ascontiguousarray(from_lanes(codes, shape, axis)).reshape(work.shape)
-        return codes_nd, int(kmin), int(kmax), end_state
+        return codes, int(kmin), int(kmax), end_state, float(sse)
 
     def _decode(self, codes: Any, params: dict[str, Any], xp: Any) -> Any:
         K = _kernels()
@@ -561,30 +662,38 @@ class Predictive(Quantizer):
             hi,
             *_table_args(table),
             K.MODE_DECODE,
+            _NO_CHOICE,
         )
         shape = codes.shape if codes.ndim else (1,)
         return from_lanes(out, shape, axis).reshape(codes.shape)
 
     # ------------------------------------------------------------ predictors
     def _coefficients(
-        self, lanes: np.ndarray, noise: float
-    ) -> tuple[np.ndarray, int, dict[str, Any]]:
-        """Predictor coefficients ``(1 or lanes, blocks, p)``, the block length, and the
-        side information that carries them (LPC: designed for reconstruction noise of
-        power ``noise``)."""
+        self, lanes: np.ndarray, noise: float, *, search: bool
+    ) -> tuple[np.ndarray, int, tuple[np.ndarray, np.ndarray] | None]:
+        """Predictor coefficients ``(candidates, 1 or lanes, blocks, p)`` and the block length;
+        for ``"lpc"`` also the quantized candidates ``(qlp, shift)`` the side information is
+        taken from (designed for reconstruction noise of power ``noise``).
+
+        With ``search``, ``"lpc"`` offers the encoder each block's predictor with its
+        bandwidth expanded (``a[j]·γ^j`` for each ``γ`` in ``_LPC_DAMPING``) as well; the
+        encoder keeps, block by block, the one that reconstructs the block best.
+        """
         n = lanes.shape[1]
         if self.predictor != "lpc":
-            coefs = np.asarray(_FIXED[self._order], dtype=np.float64).reshape(1, 1, -1)
-            return coefs, max(n, 1), {}
+            coefs = np.asarray(_FIXED[self._order], dtype=np.float64).reshape(1, 1, 1, -1)
+            return coefs, max(n, 1), None
         block = self._block_for(n)
-        qlp, shift = _lpc_coefficients(lanes, self._order, block, noise)
-        return _dequantize_lpc(qlp, shift), block, {"lpc_coefs": qlp, "lpc_shift": shift}
+        damping = _LPC_DAMPING if search else (1.0,)
+        qlp, shift = _lpc_coefficients(lanes, self._order, block, noise, damping)
+        return _dequantize_lpc(qlp, shift), block, (qlp, shift)
 
     def _coefficients_from_params(
         self, params: dict[str, Any], n_lanes: int, n: int
     ) -> tuple[np.ndarray, int]:
         if self.predictor != "lpc":
-            return np.asarray(_FIXED[self._order], dtype=np.float64).reshape(1, 1, -1), max(n, 1)
+            coefs = np.asarray(_FIXED[self._order], dtype=np.float64).reshape(1, 1, 1, -1)
+            return coefs, max(n, 1)
         block = self._block_for(n)
         qlp = np.asarray(params["lpc_coefs"])
         shift = np.asarray(params["lpc_shift"])
@@ -596,7 +705,7 @@ class Predictive(Quantizer):
             )
         if np.any(shift < 0) or np.any(shift > _LPC_MAX_SHIFT):
             raise CorruptData("LPC coefficient shifts out of range")
-        return _dequantize_lpc(qlp, shift), block
+        return _dequantize_lpc(qlp[None], shift[None]), block
 
     def _block_for(self, n: int) -> int:
         if self.block is None:
@@ -609,9 +718,9 @@ class Predictive(Quantizer):
         return int(self.block)
 
     # ------------------------------------------------------------- the table
-    def _table(self) -> _Table:
+    def _table_for(self, q: Quantizer) -> _Table:
+        """The fitted quantizer ``q`` as the loop applies it, and the params that carry it."""
         K = _kernels()
-        q = self.quantizer_
         empty = np.zeros(0)
         if isinstance(q, Uniform):
             scale = float(np.asarray(q.scale_, dtype=np.float64).reshape(-1)[0])
@@ -672,6 +781,7 @@ class Predictive(Quantizer):
 # ----------------------------------------------------------------- helpers
 _EMPTY_CODES2 = np.zeros((0, 0), dtype=np.int32)
 _EMPTY_CODES3 = np.zeros((0, 0, 0), dtype=np.int32)
+_NO_CHOICE = np.zeros((0, 0), dtype=np.int8)
 
 
 def _kernels() -> Any:
@@ -697,6 +807,19 @@ def _check_inner(q: Any) -> None:
     q._check_params()
 
 
+def _design_sample(residuals: np.ndarray, inner: Quantizer) -> np.ndarray:
+    """The residuals a closed-loop refit trains on: all of them, or for Lloyd–Max (whose fit
+    sorts its data) an even stride through them of at most ``_DESIGN_SAMPLE``."""
+    if not isinstance(inner, LloydMax) or residuals.size <= _DESIGN_SAMPLE:
+        return residuals
+    return residuals[:: -(-residuals.size // _DESIGN_SAMPLE)]
+
+
+def _learns_levels(q: Quantizer) -> bool:
+    """Whether ``fit`` places ``q``'s clipped levels from the data (LloydMax, Uniform(bits))."""
+    return isinstance(q, LloydMax) or (isinstance(q, Uniform) and q.step is None)
+
+
 def _unbounded(q: Uniform) -> bool:
     """A uniform quantizer given by its step alone: no end levels, codes follow the data."""
     return q.bits is None and q.step is not None
@@ -706,6 +829,20 @@ def _no_quantizer() -> tuple[Any, ...]:
     """Table arguments for the open-loop residual (unused there)."""
     K = _kernels()
     return (K.KIND_UNBOUNDED, 0.0, 1.0, 0.0, False, np.zeros(0), np.zeros(0))
+
+
+def _chosen(
+    candidates: tuple[np.ndarray, np.ndarray] | None, choice: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The side information of the LPC candidates the encoder chose, block by block."""
+    if candidates is None:
+        return {}
+    qlp, shift = candidates
+    pick = choice.astype(np.intp)[None]
+    return {
+        "lpc_coefs": np.take_along_axis(qlp, pick[..., None], axis=0)[0],
+        "lpc_shift": np.take_along_axis(shift, pick, axis=0)[0],
+    }
 
 
 def _table_args(t: _Table) -> tuple[Any, ...]:
@@ -902,36 +1039,45 @@ def levinson_durbin(r: Any, order: int | None = None) -> tuple[np.ndarray, np.nd
 
 
 def _lpc_coefficients(
-    lanes: np.ndarray, order: int, block: int, noise: float
+    lanes: np.ndarray, order: int, block: int, noise: float, damping: tuple[float, ...]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Quantized LPC coefficients ``(lanes, blocks, order)`` int16 and shifts int8.
+    """Quantized LPC coefficients ``(candidates, lanes, blocks, order)`` int16 and shifts int8.
 
     Each block's autocorrelation gets ``noise`` (the power of the reconstruction
     noise the loop predicts through) added at lag 0, which solves the normal
-    equations of prediction from ``x + e`` rather than from ``x``.
+    equations of prediction from ``x + e`` rather than from ``x``. Candidate
+    ``c`` is that predictor with its bandwidth expanded by ``γ = damping[c]``:
+    ``a[j]·γ^j`` (the poles of the synthesis filter moved towards 0 by ``γ``).
     """
     n_lanes, n = lanes.shape
     blocks = -(-n // block)
-    r = np.empty((n_lanes * blocks, order + 1))
+    r = np.empty((n_lanes, blocks, order + 1))
+    # Chunks of whole lanes (or of blocks of one lane) of about _ACF_CHUNK_VALUES values.
     rows_per_chunk = max(1, _ACF_CHUNK_VALUES // block)
-    for lane in range(n_lanes):
-        for b0 in range(0, blocks, rows_per_chunk):
-            b1 = min(blocks, b0 + rows_per_chunk)
-            seg = np.zeros((b1 - b0) * block)
-            part = lanes[lane, b0 * block : b1 * block]
-            seg[: part.size] = part
-            counts = np.clip(part.size - np.arange(b1 - b0) * block, 0, block)
-            r[lane * blocks + b0 : lane * blocks + b1] = _autocorrelation(
-                seg.reshape(b1 - b0, block), order, counts * noise
-            )
+    block_step = min(blocks, rows_per_chunk)
+    lane_step = max(1, rows_per_chunk // blocks)
+    for l0 in range(0, n_lanes, lane_step):
+        l1 = min(n_lanes, l0 + lane_step)
+        for b0 in range(0, blocks, block_step):
+            b1 = min(blocks, b0 + block_step)
+            part = lanes[l0:l1, b0 * block : b1 * block]
+            seg = np.zeros((l1 - l0, (b1 - b0) * block))
+            seg[:, : part.shape[1]] = part
+            counts = np.clip(part.shape[1] - np.arange(b1 - b0) * block, 0, block)
+            acf = _autocorrelation(seg.reshape(-1, block), order, np.tile(counts, l1 - l0), noise)
+            r[l0:l1, b0:b1] = acf.reshape(l1 - l0, b1 - b0, order + 1)
+    r = r.reshape(n_lanes * blocks, order + 1)
     r[:, 0] *= 1.0 + _WHITE_NOISE
     a, _, _ = levinson_durbin(r, order)
+    gamma = np.asarray(damping, dtype=np.float64)[:, None, None]
+    a = a[None] * gamma ** np.arange(1, order + 1)
     qlp, shift = _quantize_lpc(a)
-    return qlp.reshape(n_lanes, blocks, order), shift.reshape(n_lanes, blocks)
+    return qlp.reshape(-1, n_lanes, blocks, order), shift.reshape(-1, n_lanes, blocks)
 
 
-def _autocorrelation(rows: np.ndarray, order: int, extra_energy: np.ndarray) -> np.ndarray:
-    """Autocorrelation at lags ``0 … order`` of each row, plus ``extra_energy`` at lag 0.
+def _autocorrelation(rows: np.ndarray, order: int, counts: np.ndarray, noise: float) -> np.ndarray:
+    """Autocorrelation at lags ``0 … order`` of each row, plus ``counts·noise`` at lag 0
+    (the energy of noise of power ``noise`` over each row's ``counts`` values).
 
     Rows are scaled to a peak of 1 first (LPC coefficients do not depend on scale,
     and squares of large values would overflow).
@@ -944,7 +1090,7 @@ def _autocorrelation(rows: np.ndarray, order: int, extra_energy: np.ndarray) -> 
     for lag in range(min(order, n - 1) + 1):
         out[:, lag] = np.einsum("ij,ij->i", rows[:, : n - lag], rows[:, lag:])
     with np.errstate(over="ignore"):
-        extra = extra_energy / unit / unit
+        extra = counts * (noise / unit / unit)
     out[:, 0] += np.where(np.isfinite(extra), extra, 0.0)
     return out
 
