@@ -477,3 +477,12 @@ def test_best_overall_and_cli_options(result) -> None:
         args = shlex.split(rec.cli_options())
         assert args[:2] == ["--method", rec.row.quantizer]
         assert rec.cli_options() == quantize_flags(rec.quantizer())
+
+
+def test_recommend_can_exclude_rows_that_failed_elsewhere(result) -> None:
+    first = result.recommend(target_snr=20)
+    second = result.recommend(target_snr=20, exclude=[(first.row.method, first.row.bits)])
+    assert (second.row.method, second.row.bits) != (first.row.method, first.row.bits)
+    assert second.row.snr_db >= 20 and second.row.bits_per_sample >= first.row.bits_per_sample
+    with pytest.raises(InvalidParameter, match="every swept row was excluded"):
+        result.recommend(target_snr=20, exclude=[(r.method, r.bits) for r in result.rows])

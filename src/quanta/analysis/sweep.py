@@ -297,6 +297,7 @@ class AnalysisResult:
         max_mse: float | None = None,
         bits: int | None = None,
         rate: str = "fixed",
+        exclude: Iterable[tuple[str, int]] = (),
     ) -> Recommendation:
         """The cheapest row that meets every target given, or the best one at ``bits``.
 
@@ -316,6 +317,9 @@ class AnalysisResult:
             codes) or ``entropy_bits_per_sample`` (entropy-coded). Rows
             within ``RATE_TIE`` (0.01) bits/sample of the cheapest count as
             tied; the tie goes to the lowest MSE, then to sweep order.
+        exclude : iterable of (method, bits)
+            Rows to leave out, e.g. ones that met the target on the sweep's
+            sample but not on the full data (``quanta demo`` checks this).
 
         Targets may be combined; a row must meet all of them. At least one
         target or ``bits`` is required.
@@ -342,6 +346,10 @@ class AnalysisResult:
         if not self.rows:
             raise InvalidParameter("this analysis has no rows (every run was skipped)")
         pool = list(self.rows) if bits is None else self._rows_at(bits)
+        left_out = {(str(m), int(b)) for m, b in exclude}
+        pool = [r for r in pool if (r.method, r.bits) not in left_out]
+        if not pool:
+            raise InvalidParameter("every swept row was excluded; nothing is left to recommend")
         ok = [r for r in pool if all(_meets(r, t) for t in targets)]
         if not ok:
             raise InvalidParameter(self._unmet_message(pool, targets, bits))
