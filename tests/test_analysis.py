@@ -280,7 +280,7 @@ def test_recommend_picks_the_cheapest_row_meeting_the_target(result, gauss, targ
     assert f"PSNR ≥ {target:g} dB" in rec.reason
     # the config rebuilds an unfitted quantizer that, refitted, reproduces the row
     q = rec.quantizer()
-    assert not q.is_fitted
+    assert not q.is_fitted or not q._fitted_attrs  # (some methods learn nothing in fit)
     enc = q.fit(gauss).encode(gauss)
     err = gauss - q.decode(enc)
     assert float(np.mean(err**2)) == pytest.approx(rec.row.mse, rel=1e-9)

@@ -142,7 +142,7 @@ def test_target_mse_uses_the_fewest_bits(variances, max_bits, target, count):
     n = np.full(var.size, count)
     everything = _every_allocation(var.size, max_bits)
     mse = _distortion(everything, var, n) / n.sum()
-    reach = everything[mse <= target]
+    reach = everything[mse <= target * (1 + 1e-12)]  # the slack allocate_bits allows
     if reach.size == 0:
         with pytest.raises(qa.InvalidParameter, match="cannot be reached"):
             allocate_bits(var, target_mse=target, counts=count, max_bits=max_bits)

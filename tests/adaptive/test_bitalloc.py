@@ -67,7 +67,7 @@ def test_a_zero_bit_block_decodes_near_its_mean():
         ({"q": qa.Uniform(range="mse")}, "'minmax' or 'symmetric'"),
         ({"q": qa.LloydMax(bits=2)}, "wraps a Uniform"),
         ({"budget": 0}, "budget must be a finite positive number"),
-        ({"block": 0}, "block must be in 1..65536"),
+        ({"block": 0}, "block must be in 1..4096"),
         ({"max_bits": 17}, "max_bits must be an integer in 1..16"),
     ],
 )
@@ -84,3 +84,22 @@ def test_budget_below_the_side_information_says_what_to_do():
 def test_block_longer_than_the_data():
     with pytest.raises(qa.InvalidInput, match="block=64 is longer than the data"):
         qa.BitAllocated(block=64).fit(np.arange(10.0))
+
+
+def test_symmetric_grids_allocate_on_the_spread_about_zero():
+    """A flat block far from zero is not 'simple' for a grid centred on zero: it gets bits."""
+    x = np.concatenate([np.full(100, 5.0) + 1e-6 * np.arange(100), np.linspace(-50, 50, 100)])
+    q = qa.BitAllocated(qa.Uniform(range="symmetric"), block=100, budget=4)
+    enc = q.fit(x).encode(x)
+    assert enc.params["block_bits"][0] > 0
+    assert np.abs(q.decode(enc)[:100] - 5.0).max() < 0.5
+
+
+def test_louder_data_than_fit_saw_keep_the_half_step_bound():
+    x = np.random.default_rng(7).normal(size=4096)
+    q = qa.BitAllocated(block=64, budget=4).fit(x)
+    enc = q.encode(100 * x)
+    step = enc.params["ref_step"][0] * np.exp2(-enc.params["step_index"].astype(float) / 8)
+    coded = np.repeat(enc.params["block_bits"] > 0, 64)
+    err = np.abs(q.decode(enc) - 100 * x)
+    assert np.all(err[coded] <= np.repeat(step, 64)[coded] / 2 * (1 + 1e-9))

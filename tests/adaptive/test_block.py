@@ -149,3 +149,46 @@ def test_each_lane_keeps_its_own_levels_including_the_short_last_block():
         alone = qa.BlockAdaptive(qa.LloydMax(bits=2), block=128, side="float32").fit(x[:, j])
         np.testing.assert_array_equal(codes[:, j], alone.encode(x[:, j]).codes)
         np.testing.assert_allclose(x_hat[:, j], alone.quantize(x[:, j]))
+
+
+def test_louder_data_than_fit_saw_are_not_clipped():
+    """The step grid's reference is chosen per encoding (and sent), not frozen by fit."""
+    x = np.random.default_rng(5).normal(size=4096)
+    q = qa.BlockAdaptive(qa.Uniform(4), block=64).fit(x)
+    enc = q.encode(4 * x)
+    step = enc.params["ref_step"][0] * np.exp2(-enc.params["step_index"].astype(float) / 8)
+    assert np.all(np.abs(q.decode(enc) - 4 * x) <= np.repeat(step, 64) / 2 * (1 + 1e-9))
+
+
+def test_float16_step_overflow_is_refused_with_the_way_out():
+    x = np.array([-81290.0, 113019.0] * 64)
+    q = qa.BlockAdaptive(qa.Uniform(1, mode="mid-rise"), block=64, side="float16")
+    with pytest.raises(qa.InvalidInput, match="exceeds the float16 range"):
+        q.quantize(x)
+
+
+def test_corrupt_block_parameters_are_corrupt_data():
+    x = np.random.default_rng(6).normal(size=(300, 3))
+    enc = qa.BlockAdaptive(qa.Uniform(4), block=32).fit(x).encode(x)
+    enc.params["step_index"] = enc.params["step_index"].reshape(-1)[:-1]
+    with pytest.raises(qa.CorruptData, match="do not fit"):
+        qa.decode(qa.Encoded.from_bytes(enc.to_bytes()))
+
+
+@pytest.mark.parametrize(
+    "q",
+    [
+        qa.BlockAdaptive(block=16),
+        qa.BitAllocated(block=16, budget=3),
+        qa.Jayant(3),
+        qa.IMAADPCM(),
+        qa.Predictive(qa.Uniform(4)),
+        qa.Online(qa.Uniform(4), chunk=32),
+    ],
+    ids=repr,
+)
+def test_quantize_gives_back_a_torch_tensor_for_a_torch_tensor(q):
+    torch = pytest.importorskip("torch")
+    x = torch.from_numpy(np.random.default_rng(8).normal(size=(128, 2)))
+    out = q.quantize(x)
+    assert isinstance(out, torch.Tensor) and out.dtype == x.dtype and out.shape == x.shape

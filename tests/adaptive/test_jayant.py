@@ -251,3 +251,12 @@ def test_config_round_trip_and_flags(speech):
     assert eval(repr(q), namespace) == Jayant(3, multipliers=(0.9, 0.95, 1.2, 1.8))  # noqa: S307
     assert [label for label, _ in Jayant.sweep_variants(3)] == ["jayant"]
     assert (Jayant.stateful, Jayant.order_matters, Jayant.idempotent) == (True, True, False)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"step_min": 1.0, "step0": 0.1}, {"step_max": 0.01, "step0": 0.5}]
+)
+def test_a_start_step_outside_one_given_bound_is_refused(kwargs):
+    """A given bound is never silently widened to fit a given step0."""
+    with pytest.raises(qa.InvalidParameter, match="lies outside"):
+        qa.Jayant(3, **kwargs).fit(np.arange(10.0))

@@ -126,3 +126,15 @@ def test_online_bad_state_is_refused():
 def test_stream_is_refused_for_methods_without_state():
     with pytest.raises(qa.InvalidParameter, match="carries no state"):
         qa.Uniform(4).stream()
+
+
+def test_partial_fit_after_a_reload_keeps_a_mid_rise_range():
+    """Saving and reloading between chunks must not shrink the range (mid-rise levels sit
+    half a step inside it)."""
+    a, b = np.linspace(-1, 1, 100), np.linspace(-0.5, 0.5, 100)
+    straight = qa.Uniform(4, mode="mid-rise").partial_fit(a).partial_fit(b)
+    reloaded = qa.Uniform(4, mode="mid-rise").partial_fit(a)
+    for _ in range(5):
+        reloaded = qa.from_config(reloaded.get_config()).partial_fit(b)
+    np.testing.assert_allclose(reloaded.scale_, straight.scale_)
+    np.testing.assert_allclose(reloaded.offset_, straight.offset_)

@@ -292,8 +292,8 @@ def test_empty_variable_width_encoding_round_trips():
         ({"widths": np.array([3, 1, 9], dtype=np.uint8)}, "exceeds code_bits=8"),
         ({"widths": np.array([3, 1, 1], dtype=np.int16)}, "must be uint8"),
         ({"widths": 3}, "must name a uint8 array"),
-        ({"width_block": 0}, "width_block must be an integer in 1..65536"),
-        ({"width_block": 2**17}, "width_block must be an integer in 1..65536"),
+        ({"width_block": 0}, "width_block must be an integer in 1..4096"),
+        ({"width_block": 2**17}, "width_block must be an integer in 1..4096"),
         ({"width_block": True}, "width_block must be an integer"),
         ({"widths_from": "missing"}, "must name a uint8 array"),
     ],
@@ -398,11 +398,14 @@ def test_variable_width_round_trip_property(size, block, max_width, signed, seed
     codes, widths = _random_variable(
         np.random.default_rng(seed), size, block, signed=signed, max_width=max_width
     )
-    enc = _variable(codes, widths, block, code_bits=max_width)
+    # code_bits is the widest run, in the smallest dtype (encoders write that; readers
+    # refuse much wider codes)
+    bits = max(int(widths.max(initial=0)), 1)
+    codes = codes.astype(code_dtype(bits, signed=signed))
+    enc = _variable(codes, widths, block, code_bits=bits)
     data = enc.to_bytes()
     back = qa.Encoded.from_bytes(data)
-    np.testing.assert_array_equal(back.codes, codes)
-    assert back.codes.dtype == codes.dtype
+    np.testing.assert_array_equal(back.codes.astype(np.int64), codes.astype(np.int64))
     total = _payload_bits(widths, size, block)
     assert enc.code_bits_total == total
     _, _, pos = _split(data)
@@ -428,3 +431,21 @@ def test_fuzzed_version_2_headers_raise_only_corrupt_data(change, payload):
         qa.Encoded.from_bytes(_forge_v2({**GOOD_V2, **change}, payload))
     except qa.CorruptData:
         pass
+
+
+def test_a_tiny_file_cannot_declare_wide_codes_for_empty_runs():
+    """Width-0 runs cost no bytes; declaring 64-bit codes for them would let 469 bytes
+    make the reader allocate 128 MiB. Codes wider than every run (beyond 8 bits) are refused."""
+    n = 1 << 24
+    enc = qa.Encoded(
+        codes=np.zeros(n, np.uint64),
+        params={"w": np.zeros(n // 4096, np.uint8)},
+        shape=(n,),
+        dtype=np.dtype("f8"),
+        method="bit-allocated",
+        code_bits=64,
+        widths_from="w",
+        width_block=4096,
+    )
+    with pytest.raises(qa.QuantaError, match="wider than every run"):
+        qa.Encoded.from_bytes(enc.to_bytes())

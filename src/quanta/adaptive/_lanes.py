@@ -13,7 +13,7 @@ import numpy as np
 
 from quanta.errors import InvalidParameter
 
-__all__ = ["check_axis", "from_lanes", "to_lanes"]
+__all__ = ["check_axis", "from_lanes", "lane_shape", "to_lanes"]
 
 
 def check_axis(axis: Any, ndim: int) -> int:
@@ -44,7 +44,7 @@ def to_lanes(x: np.ndarray, axis: int) -> np.ndarray:
 
 
 def from_lanes(lanes: np.ndarray, shape: tuple[int, ...], axis: int) -> np.ndarray:
-    """Inverse of :func:`to_lanes`: rows back into an array of ``shape``.
+    """Inverse of :func:`to_lanes`: rows back into a C-contiguous array of ``shape``.
 
     >>> x = np.arange(24).reshape(2, 3, 4)
     >>> bool(np.array_equal(from_lanes(to_lanes(x, 1), x.shape, 1), x))
@@ -53,5 +53,14 @@ def from_lanes(lanes: np.ndarray, shape: tuple[int, ...], axis: int) -> np.ndarr
     if len(shape) == 0:
         return lanes.reshape(())
     axis = check_axis(axis, len(shape))
-    moved_shape = tuple(n for i, n in enumerate(shape) if i != axis) + (shape[axis],)
-    return np.moveaxis(lanes.reshape(moved_shape), -1, axis)
+    moved_shape = lane_shape(shape, axis) + (shape[axis],)
+    return np.ascontiguousarray(np.moveaxis(lanes.reshape(moved_shape), -1, axis))
+
+
+def lane_shape(shape: tuple[int, ...], axis: int) -> tuple[int, ...]:
+    """Shape of per-lane values (a state, a start step): ``shape`` without ``axis``.
+
+    >>> lane_shape((100, 2), 0), lane_shape((100,), 0)
+    ((2,), ())
+    """
+    return tuple(n for i, n in enumerate(shape) if i != axis % max(len(shape), 1))

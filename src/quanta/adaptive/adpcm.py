@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from quanta.adaptive._lanes import check_axis, from_lanes, to_lanes
+from quanta.adaptive._lanes import check_axis, from_lanes, lane_shape, to_lanes
 from quanta.core.base import Quantizer
 from quanta.core.encoded import _to_numpy
 from quanta.errors import CorruptData, InvalidParameter
@@ -77,7 +77,7 @@ class IMAADPCM(Quantizer):
     pieces; each piece's :class:`~quanta.Encoded` records its start state
     (``params["valprev"]`` as int16 and ``params["index"]`` as uint8, one per
     channel) and the scale (``params["scale"]``, one float64), so it decodes
-    on its own. Those 88 bits per channel-piece (plus 64 for the scale) are
+    on its own. Those 24 bits per channel-piece (plus 64 for the scale) are
     counted in ``side_bits``.
 
     Examples
@@ -163,7 +163,7 @@ class IMAADPCM(Quantizer):
         codes = np.empty(lanes.shape, dtype=np.uint8)
         ima_encode(pcm, valprev, index, codes)
         end = _end_state(valprev, index, x.shape, axis)
-        return _from_lanes(codes, x.shape, axis), params, _CODE_BITS, end
+        return from_lanes(codes, x.shape, axis), params, _CODE_BITS, end
 
     def _decode(self, codes: Any, params: dict[str, Any], xp: Any) -> Any:
         from quanta.adaptive._adpcm_kernels import ima_decode
@@ -179,7 +179,7 @@ class IMAADPCM(Quantizer):
         out = np.empty(lanes.shape, dtype=np.int16)
         if ima_decode(lanes, valprev, index, out):
             raise CorruptData("IMA ADPCM codes must lie in 0..15; these do not")
-        pcm = _from_lanes(out, codes.shape, axis)
+        pcm = from_lanes(out, codes.shape, axis)
         if scale == 1.0 and "nonfinite_index" not in params:
             return pcm  # exact int16 samples: nothing to round or scale
         return pcm * scale
@@ -196,15 +196,6 @@ def _to_int16(lanes: np.ndarray, scale: float) -> np.ndarray:
     t = np.rint(lanes.astype(np.float64, copy=False) / scale)
     np.clip(t, _INT16_MIN, _INT16_MAX, out=t)
     return t.astype(np.int16)
-
-
-def _from_lanes(lanes: np.ndarray, shape: tuple[int, ...], axis: int) -> np.ndarray:
-    return np.asarray(from_lanes(lanes, shape, axis), order="C")
-
-
-def _lane_shape(shape: tuple[int, ...], axis: int) -> tuple[int, ...]:
-    """Shape of per-channel state: the data's shape without ``axis`` (``()`` for 1-D)."""
-    return tuple(n for i, n in enumerate(shape) if i != axis)
 
 
 def _start_state(
@@ -231,7 +222,7 @@ def _start_state(
         elif arr.size != n_lanes:
             raise InvalidParameter(
                 f"state {name} has {arr.size} entries but the data have {n_lanes} channel(s) "
-                f"(shape {_lane_shape(shape, axis)}); give one value per channel, or one for all"
+                f"(shape {lane_shape(shape, axis)}); give one value per channel, or one for all"
             )
         arr = arr.reshape(-1)
         if arr.min() < lo or arr.max() > hi:
@@ -245,8 +236,8 @@ def _start_state(
 def _end_state(valprev: np.ndarray, index: np.ndarray, shape: tuple[int, ...], axis: int) -> Any:
     if len(shape) <= 1:
         return int(valprev[0]), int(index[0])
-    lane_shape = _lane_shape(shape, axis)
-    return valprev.astype(np.int64).reshape(lane_shape), index.astype(np.int64).reshape(lane_shape)
+    per_lane = lane_shape(shape, axis)
+    return valprev.astype(np.int64).reshape(per_lane), index.astype(np.int64).reshape(per_lane)
 
 
 def _decoding_params(params: dict[str, Any], n_lanes: int) -> tuple[np.ndarray, np.ndarray, float]:

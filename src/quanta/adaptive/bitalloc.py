@@ -17,22 +17,22 @@ scheme as :class:`~quanta.adaptive.BlockAdaptive`.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
 from quanta.adaptive.block import (
-    _LOG_INDEX_MAX,
     _STEPS_PER_OCTAVE,
     _minmax_log,
     _small_int,
     _symmetric_log,
+    index_at_or_above,
+    reference_step,
 )
 from quanta.core.base import Quantizer, check_bits, check_number
-from quanta.core.encoded import _to_numpy, code_dtype
+from quanta.core.encoded import _MAX_WIDTH_BLOCK, _to_numpy, code_dtype
 from quanta.core.uniform import Uniform, _parse_range
-from quanta.errors import InvalidInput, InvalidParameter
+from quanta.errors import CorruptData, InvalidInput, InvalidParameter
 
 __all__ = ["BitAllocated"]
 
@@ -56,13 +56,8 @@ class BitAllocated(Quantizer):
     max_bits : int
         Most bits a block may get (1..16).
     nan : {"raise", "keep"}
-        Refuse NaN/Inf, or pass them through unquantized.
-
-    Attributes
-    ----------
-    ref_step_ : float
-        Reference step of the logarithmic step grid (twice the widest block
-        range seen by ``fit``).
+        Refuse NaN/Inf, or pass them through unquantized (their positions and
+        values travel as extra side information, outside the budget).
 
     Examples
     --------
@@ -80,7 +75,6 @@ class BitAllocated(Quantizer):
     """
 
     id = "bit-allocated"
-    _fitted_attrs = ("ref_step_",)
     _fit_keeps_shape = True
     idempotent = False
     order_matters = True
@@ -132,8 +126,10 @@ class BitAllocated(Quantizer):
             )
         if isinstance(self.block, bool) or not isinstance(self.block, int | np.integer):
             raise InvalidParameter(f"block must be a positive integer, got {self.block!r}")
-        if not 1 <= self.block <= 1 << 16:
-            raise InvalidParameter(f"block must be in 1..65536 values, got {self.block}")
+        if not 1 <= self.block <= _MAX_WIDTH_BLOCK:
+            raise InvalidParameter(
+                f"block must be in 1..{_MAX_WIDTH_BLOCK} values, got {self.block}"
+            )
         check_number("budget", self.budget)
         check_bits(self.max_bits, 1, 16, name="max_bits")
 
@@ -142,15 +138,8 @@ class BitAllocated(Quantizer):
 
     # ------------------------------------------------------------------- fit
     def _fit(self, x: Any, xp: Any) -> None:
-        v = self._flat(x)
-        lo, hi, _, _ = _block_stats(v, self.block)
-        width = float(np.max(hi - lo)) if lo.size else 0.0
-        self.ref_step_ = 2.0 * width if width > 0 else 1.0
-
-    def _check_fitted_state(self) -> None:
-        self.ref_step_ = float(self.ref_step_)
-        if not (math.isfinite(self.ref_step_) and self.ref_step_ > 0):
-            raise InvalidParameter(f"fitted ref_step_ must be positive, got {self.ref_step_!r}")
+        """Nothing to learn (bits and ranges are chosen when encoding); checks the size."""
+        self._flat(x)
 
     def _flat(self, x: Any) -> np.ndarray:
         v = np.asarray(_to_numpy(x)).reshape(-1)
@@ -166,9 +155,10 @@ class BitAllocated(Quantizer):
         from quanta.adaptive.allocation import allocate_bits
 
         v = self._flat(x)
-        lo, hi, var, counts = _block_stats(v, self.block)
-        n_blocks = lo.size
         symmetric = _parse_range(self._inner.range)[0] == "symmetric"
+        lo, hi, var, counts = _block_stats(v, self.block, about_zero=symmetric)
+        n_blocks = lo.size
+        ref = reference_step(np.maximum(hi - lo, 2 * np.maximum(np.abs(lo), np.abs(hi))))
         budget = float(self.budget) * v.size
         offset_bits = 0 if symmetric else 8
         while True:  # at most a few rounds: the offset type only ever widens
@@ -182,11 +172,11 @@ class BitAllocated(Quantizer):
             bits = allocate_bits(
                 var, total_bits=budget - side, counts=counts, max_bits=int(self.max_bits)
             )
-            index, step, m, half = self._grid(lo, hi, bits, symmetric)
+            index, step, m, half = self._grid(lo, hi, bits, symmetric, ref)
             params = {
                 "block_bits": bits.astype(np.uint8),
                 "step_index": index.astype(np.uint8),
-                "ref_step": np.array([self.ref_step_]),
+                "ref_step": np.array([ref]),
             }
             if not symmetric:
                 params["offset_index"] = _small_int(m)
@@ -203,7 +193,7 @@ class BitAllocated(Quantizer):
         return codes.astype(code_dtype(widest)).reshape(np.shape(x)), params, widest
 
     def _grid(
-        self, lo: np.ndarray, hi: np.ndarray, bits: np.ndarray, symmetric: bool
+        self, lo: np.ndarray, hi: np.ndarray, bits: np.ndarray, symmetric: bool, ref: float
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Quantized step index, step, level-0 position m and half-offset of every block."""
         n = np.exp2(bits)
@@ -217,12 +207,12 @@ class BitAllocated(Quantizer):
             bottom, top = lo, hi
         cells = np.maximum(n - 1, 1)
         ideal = (top - bottom) / cells
-        ideal = np.where(ideal > 0, ideal, self.ref_step_ * 2.0**-32)
-        index = _index_at_or_above(ideal, self.ref_step_)
+        ideal = np.where(ideal > 0, ideal, ref * 2.0**-32)
+        index = index_at_or_above(ideal, ref)
         if symmetric:
-            index, step, m = _symmetric_log(index, self.ref_step_, bottom, top, n, half)
+            index, step, m = _symmetric_log(index, ref, bottom, top, n, half)
         else:
-            index, step, m = _minmax_log(index, self.ref_step_, bottom, top, n, half)
+            index, step, m = _minmax_log(index, ref, bottom, top, n, half)
         # A 0-bit block has one level, aimed at the block's middle, on a step no finer than
         # its spread (its error is that large anyway) nor than |middle|/2**14 (so the
         # level's position fits a 16-bit integer).
@@ -230,9 +220,9 @@ class BitAllocated(Quantizer):
         if one.any():
             mid = (lo + hi) / 2
             coarse = np.maximum(hi - lo, np.abs(mid) * 2.0**-14)
-            coarse = np.where(coarse > 0, coarse, self.ref_step_ * 2.0**-32)
-            index = np.where(one, _index_at_or_above(coarse, self.ref_step_), index)
-            step = self.ref_step_ * np.exp2(-index / _STEPS_PER_OCTAVE)
+            coarse = np.where(coarse > 0, coarse, ref * 2.0**-32)
+            index = np.where(one, index_at_or_above(coarse, ref), index)
+            step = ref * np.exp2(-index / _STEPS_PER_OCTAVE)
             lone = -half if symmetric else np.round(mid / step - half)
             m = np.where(one, lone, m)  # symmetric: the decoder puts a lone level at 0
         return index, step, m, half
@@ -245,9 +235,7 @@ class BitAllocated(Quantizer):
         bits = np.asarray(params["block_bits"], dtype=np.float64).reshape(-1)
         index = np.asarray(params["step_index"], dtype=np.float64).reshape(-1)
         if bits.size != n_blocks or index.size != n_blocks:
-            raise InvalidParameter(
-                f"the encoding has {bits.size} block(s), its codes need {n_blocks}"
-            )
+            raise CorruptData(f"the encoding has {bits.size} block(s), its codes need {n_blocks}")
         ref = float(np.asarray(params["ref_step"]).reshape(-1)[0])
         step = ref * np.exp2(-index / _STEPS_PER_OCTAVE)
         n = np.exp2(bits)
@@ -264,12 +252,6 @@ class BitAllocated(Quantizer):
         return (low[per] + step[per] * k).reshape(np.shape(codes))
 
 
-def _index_at_or_above(step: np.ndarray, ref: float) -> np.ndarray:
-    """The log-grid index of the smallest grid step >= ``step`` (clipped to the grid)."""
-    index = np.ceil(-_STEPS_PER_OCTAVE * np.log2(step / ref) - 1e-9)
-    return np.clip(index, 0, _LOG_INDEX_MAX)
-
-
 def _counts(size: int, block: int) -> np.ndarray:
     n_blocks = -(-size // block)
     counts = np.full(n_blocks, block, dtype=np.int64)
@@ -278,9 +260,13 @@ def _counts(size: int, block: int) -> np.ndarray:
 
 
 def _block_stats(
-    v: np.ndarray, block: int
+    v: np.ndarray, block: int, *, about_zero: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Min, max and variance of each block of ``v`` (NaN kept aside are ignored), and counts."""
+    """Min, max and variance of each block of ``v`` (NaN kept aside are ignored), and counts.
+
+    ``about_zero``: the spread about zero (mean square) instead of the variance,
+    for grids centred on zero, where a block's mean is not free.
+    """
     counts = _counts(v.size, block)
     whole = v.size // block
     parts = [v[: whole * block].reshape(whole, block)] if whole else []
@@ -296,9 +282,10 @@ def _block_stats(
                 warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks: zeros below
                 lo.append(np.nan_to_num(np.nanmin(p, axis=1)))
                 hi.append(np.nan_to_num(np.nanmax(p, axis=1)))
-                var.append(np.nan_to_num(np.nanvar(p, axis=1)))
+                spread = np.nanmean(p * p, axis=1) if about_zero else np.nanvar(p, axis=1)
+                var.append(np.nan_to_num(spread))
         else:
             lo.append(p.min(axis=1))
             hi.append(p.max(axis=1))
-            var.append(p.var(axis=1))
+            var.append(np.mean(p * p, axis=1) if about_zero else p.var(axis=1))
     return np.concatenate(lo), np.concatenate(hi), np.concatenate(var), counts

@@ -22,6 +22,7 @@ half a (quantized) step.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,7 @@ from quanta.core.encoded import _to_numpy, code_dtype
 from quanta.core.granularity import Layout
 from quanta.core.lloyd import LloydMax
 from quanta.core.uniform import Uniform, _parse_range
-from quanta.errors import InvalidInput, InvalidParameter
+from quanta.errors import CorruptData, DegenerateDataWarning, InvalidInput, InvalidParameter
 
 __all__ = ["BlockAdaptive"]
 
@@ -66,12 +67,6 @@ class BlockAdaptive(Quantizer):
     nan : {"raise", "keep"}
         Refuse NaN/Inf, or pass them through unquantized.
 
-    Attributes
-    ----------
-    ref_step_ : float
-        Reference step of the logarithmic step grid: twice the largest block
-        step seen by ``fit`` (one octave of headroom).
-
     Examples
     --------
     >>> import numpy as np, quanta as qa
@@ -86,7 +81,6 @@ class BlockAdaptive(Quantizer):
     """
 
     id = "block-adaptive"
-    _fitted_attrs = ("ref_step_",)
     _fit_keeps_shape = True
     idempotent = False
     order_matters = True
@@ -177,21 +171,9 @@ class BlockAdaptive(Quantizer):
 
     # ------------------------------------------------------------------- fit
     def _fit(self, x: Any, xp: Any) -> None:
+        """Nothing to learn (every block is fitted when it is encoded); checks the shape."""
         x = np.asarray(_to_numpy(x))
-        if x.ndim == 0:
-            x = x.reshape(1)
-        lanes = self._lanes(x)
-        if isinstance(self._inner, Uniform):
-            step, _ = self._uniform_grid(lanes)
-            peak = float(np.max(step))
-        else:
-            peak = float(np.nanmax(np.abs(lanes)))
-        self.ref_step_ = 2.0 * peak if peak > 0 else 1.0
-
-    def _check_fitted_state(self) -> None:
-        self.ref_step_ = float(self.ref_step_)
-        if not (math.isfinite(self.ref_step_) and self.ref_step_ > 0):
-            raise InvalidParameter(f"fitted ref_step_ must be positive, got {self.ref_step_!r}")
+        self._lanes(x.reshape(x.shape or (1,)))
 
     def _lanes(self, x: np.ndarray) -> np.ndarray:
         axis = check_axis(self.axis, x.ndim)
@@ -221,10 +203,6 @@ class BlockAdaptive(Quantizer):
             group_size=self.block,
             nan="keep",  # fit's data may hold NaN where values are kept aside
         )
-        import warnings
-
-        from quanta.errors import DegenerateDataWarning
-
         with warnings.catch_warnings():
             # Constant blocks (silence) are normal here, not a degenerate dataset.
             warnings.simplefilter("ignore", DegenerateDataWarning)
@@ -257,15 +235,15 @@ class BlockAdaptive(Quantizer):
         mid_rise = self._inner._mode == "mid-rise"
         half = 0.5 if mid_rise or (symmetric and n == 2) else 0.0
         if self._side == "log":
-            index = np.ceil(-_STEPS_PER_OCTAVE * np.log2(step / self.ref_step_) - 1e-9)
-            index = np.clip(index, 0, _LOG_INDEX_MAX)
+            ref = reference_step(step)
+            index = index_at_or_above(step, ref)
             if symmetric:
-                index, q_step, m = _symmetric_log(index, self.ref_step_, bottom, top, n, half)
+                index, q_step, m = _symmetric_log(index, ref, bottom, top, n, half)
                 params = {"step_index": index.astype(np.uint8)}
             else:
-                index, q_step, m = _minmax_log(index, self.ref_step_, bottom, top, n, half)
+                index, q_step, m = _minmax_log(index, ref, bottom, top, n, half)
                 params = {"step_index": index.astype(np.uint8), "offset_index": _small_int(m)}
-            params["ref_step"] = np.array([self.ref_step_])
+            params["ref_step"] = np.array([ref])
             return params, q_step, (m + half) * q_step
         dtype = np.dtype(self._side)
         q_step, q_low = _float_grid(bottom, top, n, dtype)
@@ -316,6 +294,8 @@ class BlockAdaptive(Quantizer):
             levels = np.asarray(params["levels"], dtype=np.float64)
             levels = levels.reshape(*groups, self._levels)
             values = np.empty(k.shape)
+            if k.size and (k.min() < 0 or k.max() >= self._levels):
+                raise CorruptData(f"codes outside 0..{self._levels - 1} for Lloyd–Max levels")
             for part, lv, sl in _block_parts(k, levels, self.block):
                 idx = part.astype(np.intp)
                 values[sl] = np.take_along_axis(lv, idx, axis=-1).reshape(k.shape[0], -1)
@@ -323,6 +303,24 @@ class BlockAdaptive(Quantizer):
 
 
 # --------------------------------------------------------- side information
+def reference_step(steps: np.ndarray) -> float:
+    """Top of the logarithmic step grid for one encoding: 4x its largest step.
+
+    Two octaves of headroom let a min/max grid grow its step by a few notches
+    when snapping its lowest level leaves the top uncovered; the grid reaches
+    255/8 ≈ 32 octaves down. Sent with the encoding (64 bits).
+    """
+    top = float(np.max(steps)) if np.size(steps) else 0.0
+    return 4.0 * top if math.isfinite(top) and top > 0 else 1.0
+
+
+def index_at_or_above(step: np.ndarray, ref: float) -> np.ndarray:
+    """The log-grid index of the smallest grid step >= ``step`` (clipped to the grid)."""
+    with np.errstate(divide="ignore"):
+        index = np.ceil(-_STEPS_PER_OCTAVE * np.log2(step / ref) - 1e-9)
+    return np.clip(index, 0, _LOG_INDEX_MAX)
+
+
 def _symmetric_log(
     index: np.ndarray, ref: float, bottom: np.ndarray, top: np.ndarray, n: Any, half: Any
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -379,6 +377,11 @@ def _float_grid(
     low = _round_toward(bottom, dtype, -np.inf)
     need = np.where(n > 1, (top - low.astype(np.float64)) / max(n - 1, 1), 0.0)
     need = np.maximum(need, float(info.smallest_subnormal))
+    if not float(np.max(need)) <= float(info.max):
+        raise InvalidInput(
+            f"a block's step ({float(np.max(need)):g}) exceeds the {dtype.name} range "
+            f"(±{float(info.max):g}); use side='float32' or side='log'"
+        )
     step = _round_toward(need, dtype, np.inf)
     return step, low
 

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from quanta.adaptive._lanes import check_axis, from_lanes, to_lanes
+from quanta.adaptive._lanes import check_axis, from_lanes, lane_shape, to_lanes
 from quanta.core.base import Quantizer, check_bits, check_number
 from quanta.core.encoded import _to_numpy
 from quanta.errors import CorruptData, DegenerateDataWarning, InvalidParameter
@@ -166,10 +166,13 @@ class Jayant(Quantizer):
                     f"step_min must not exceed step_max, got step_min={self.step_min!r} > "
                     f"step_max={self.step_max!r}"
                 )
-            if self.step0 is not None and not self.step_min <= self.step0 <= self.step_max:
+        if self.step0 is not None:
+            lo = -math.inf if self.step_min is None else self.step_min
+            hi = math.inf if self.step_max is None else self.step_max
+            if not lo <= self.step0 <= hi:
                 raise InvalidParameter(
                     f"step0={self.step0!r} lies outside [step_min, step_max] = "
-                    f"[{self.step_min!r}, {self.step_max!r}]"
+                    f"[{self.step_min!r}, {self.step_max!r}]; give a step0 between them"
                 )
         self._multipliers()
         if isinstance(self.axis, bool) or not isinstance(self.axis, int | np.integer):
@@ -278,11 +281,11 @@ class Jayant(Quantizer):
         if len(x.shape) <= 1:
             end_state: Any = float(end[0])
         else:
-            end_state = end.reshape(_lane_shape(x.shape, axis))
+            end_state = end.reshape(lane_shape(x.shape, axis))
         if record:
-            recon = _from_lanes(recon, x.shape, axis)
-            steps = _from_lanes(steps, x.shape, axis)
-        return _from_lanes(codes, x.shape, axis), params, end_state, recon, steps
+            recon = from_lanes(recon, x.shape, axis)
+            steps = from_lanes(steps, x.shape, axis)
+        return from_lanes(codes, x.shape, axis), params, end_state, recon, steps
 
     def _start_steps(
         self, state: Any, shape: tuple[int, ...], axis: int, n_lanes: int
@@ -301,7 +304,7 @@ class Jayant(Quantizer):
         elif arr.size != n_lanes:
             raise InvalidParameter(
                 f"state has {arr.size} steps but the data have {n_lanes} channel(s) "
-                f"(shape {_lane_shape(shape, axis)}); give one step per channel, or one for all"
+                f"(shape {lane_shape(shape, axis)}); give one step per channel, or one for all"
             )
         if not np.all((arr >= self.step_min_) & (arr <= self.step_max_)):
             raise InvalidParameter(
@@ -346,9 +349,7 @@ class Jayant(Quantizer):
                 f"bits={self.bits}"
             )
         shape = codes.shape
-        return _from_lanes(out, shape, axis), (
-            _from_lanes(steps, shape, axis) if record else steps
-        )
+        return from_lanes(out, shape, axis), (from_lanes(steps, shape, axis) if record else steps)
 
     # ---------------------------------------------------------------- extras
     def step_sizes(self, enc: Any) -> np.ndarray:
@@ -373,11 +374,3 @@ class Jayant(Quantizer):
             raise MismatchedEncoding(f"this Encoded was made by {enc.method!r}, not {self.id!r}")
         source = self._encoder_of(enc)
         return source._run_decoder(enc.codes, enc.params, record=True)[1].reshape(enc.shape)
-
-
-def _from_lanes(lanes: np.ndarray, shape: tuple[int, ...], axis: int) -> np.ndarray:
-    return np.asarray(from_lanes(lanes, shape, axis), order="C")
-
-
-def _lane_shape(shape: tuple[int, ...], axis: int) -> tuple[int, ...]:
-    return tuple(n for i, n in enumerate(shape) if i != axis)

@@ -26,7 +26,7 @@ from quanta.core.base import Quantizer, check_number
 from quanta.core.encoded import _to_numpy, code_dtype
 from quanta.core.granularity import Layout
 from quanta.core.uniform import Uniform, _grid_from_bits, _parse_range
-from quanta.errors import InvalidInput, InvalidParameter
+from quanta.errors import CorruptData, InvalidParameter
 
 __all__ = ["Online"]
 
@@ -185,7 +185,7 @@ class Online(Quantizer):
         n_rows = x.shape[0] if x.ndim else 1
         n_chunks = -(-n_rows // int(self.chunk))
         if scale.shape != (n_chunks,):
-            raise InvalidInput(
+            raise CorruptData(
                 f"the encoding holds {scale.shape[0]} chunk range(s) but its data need {n_chunks}"
             )
         which = np.arange(n_rows) // int(self.chunk)

@@ -11,8 +11,14 @@ Error bound
     With a uniform quantizer given by its step only, ``Uniform(step=2ε)``, the
     codes are not clipped (their range follows the data, and ``code_bits``
     with it) and every value is reconstructed within ``ε``:
-    ``max |x − x̂| ≤ ε`` (for float32/float16 data, plus half a unit in the
-    last place of the output dtype, the final rounding). This is the
+    ``max |x − x̂| ≤ ε``, to floating-point precision: the encoder checks each
+    reconstruction as the decoder computes it, but near a value ``x`` the
+    representable reconstructions are spaced one step apart give or take a
+    unit in the last place of ``x``, so the bound is ``ε + ulp(|x|)`` where
+    ``ε`` is within a few thousand ulps of ``|x|``; for float32/float16 data add
+    half a unit in the last place of the output dtype (the final rounding);
+    for integer data the output is rounded to integers, so the bound is ``ε``
+    for a whole ``ε`` and ``floor(ε + ½)`` otherwise. This is the
     error-bounded mode of prediction-based compressors such as SZ.
     With ``bits`` given, the codes are clipped to the quantizer's levels
     (classical DPCM: a residual beyond the end levels is "slope overload") and
@@ -334,6 +340,7 @@ class Predictive(Quantizer):
     # ------------------------------------------------------------------- fit
     def _fit(self, x: Any, xp: Any) -> None:
         data = np.asarray(_to_numpy(x))
+        self._check_block_fits(data)
         if data.dtype.kind == "f" and not np.all(np.isfinite(data)):  # nan="keep": as encoded
             data = np.where(np.isfinite(data), data, 0)
         work = _work_array(data)
@@ -708,14 +715,21 @@ class Predictive(Quantizer):
         return _dequantize_lpc(qlp[None], shift[None]), block
 
     def _block_for(self, n: int) -> int:
-        if self.block is None:
-            return max(1, min(_LPC_DEFAULT_BLOCK, n))
+        """LPC block length for a piece of ``n`` values (a short piece is one block)."""
+        size = _LPC_DEFAULT_BLOCK if self.block is None else int(self.block)
+        return max(1, min(size, n))
+
+    def _check_block_fits(self, data: np.ndarray) -> None:
+        """``fit`` refuses an LPC block longer than the data along the axis (a mistake);
+        pieces of a stream may be shorter than a block (the last one usually is)."""
+        if self.predictor != "lpc" or self.block is None:
+            return
+        n = data.shape[self.axis % data.ndim] if data.ndim else 1
         if self.block > n:
             raise InvalidInput(
                 f"block={self.block} is longer than the data along axis {self.axis} "
                 f"({n} values); use block <= {n}"
             )
-        return int(self.block)
 
     # ------------------------------------------------------------- the table
     def _table_for(self, q: Quantizer) -> _Table:

@@ -46,7 +46,9 @@ def quantize_flags(quantizer: Any) -> str:
     if wrapped is not None:
         if wrapped.id != "uniform":
             parts += ["--inner", wrapped.id]
-        parts += _flags_of(wrapped.changed_params())
+        # nan and axis are the wrapper's: the wrapped quantizer sees finite values, per block
+        inner = {k: v for k, v in wrapped.changed_params().items() if k not in ("nan", "axis")}
+        parts += _flags_of(inner)
     return " ".join(shlex.quote(p) for p in parts)
 
 

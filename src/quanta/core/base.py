@@ -178,10 +178,14 @@ class Quantizer:
     def stream(self, state: Any = None) -> Stream:
         """A :class:`Stream` that encodes a signal in pieces, from ``state`` (default: reset).
 
-        Only for quantizers that carry state between samples (``stateful``):
-        the pieces' codes equal those of the whole signal encoded at once, and
-        each piece's :class:`Encoded` decodes on its own (it records the state
-        it started from).
+        Only for quantizers that carry state between samples (``stateful``).
+        Each piece's :class:`Encoded` decodes on its own (it records the state
+        it started from), and the decoded pieces equal the whole signal
+        decoded, for ADPCM, Jayant and DPCM with a fixed predictor with any cut
+        (LPC: when the pieces are whole blocks); the codes are equal too,
+        except where a method shifts its codes per piece (error-bounded DPCM).
+        :class:`~quanta.Online` restarts its chunks at each piece, so it
+        matches the whole only when pieces are whole numbers of chunks.
         """
         if not self.stateful:
             raise InvalidParameter(
@@ -240,7 +244,8 @@ class Quantizer:
         try:
             values = source._decode(enc.codes, enc.params, xp)
             values = xp.reshape(values, enc.shape)
-        except (KeyError, IndexError, TypeError) as exc:  # bytes from an untrusted source
+        except (KeyError, IndexError, TypeError, ValueError, OverflowError) as exc:
+            # bytes from an untrusted source
             raise CorruptData(f"Encoded parameters do not fit its codes: {exc!r}") from None
         if "nonfinite_index" in enc.params:
             values = _restore_nonfinite(values, enc.params, xp)
@@ -263,7 +268,12 @@ class Quantizer:
         """Fit if not fitted yet, then encode and decode: ``x`` as the decoder sees it."""
         if not self.is_fitted:
             self.fit(x)
-        return self.decode(self.encode(x))
+        out = self.decode(self.encode(x))
+        if isinstance(out, np.ndarray) and not isinstance(x, np.ndarray) and _is_torch(x):
+            import torch  # methods that work in NumPy: give back what was given
+
+            out = torch.from_numpy(np.ascontiguousarray(out)).to(x.device)
+        return out
 
     @property
     def is_fitted(self) -> bool:

@@ -31,9 +31,9 @@ byte for byte.
 Signed codes are stored offset to non-negative, per run: a code of a run of
 width ``w >= 1`` must lie in ``-2**(w-1) .. 2**(w-1) - 1`` and is stored as
 ``code + 2**(w-1)`` (the version-1 rule with ``w`` for ``code_bits``); codes of
-a width-0 run must be 0. ``width_block`` is at most 65536 codes, which bounds
+a width-0 run must be 0. ``width_block`` is at most 4096 codes, which bounds
 how many codes a few bytes of hostile input can make ``from_bytes`` allocate
-(at most 65536 per byte of widths).
+(at most 4096 per byte of widths).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ _FIXED_WIDTH_VERSION = 1  # what is written when every code has width code_bits
 _PACK_CHUNK = 1 << 20
 # Variable-width packing works on chunks of at most this many bits (memory bound).
 _VAR_CHUNK_BITS = 1 << 22
-_MAX_WIDTH_BLOCK = 1 << 16
+_MAX_WIDTH_BLOCK = 1 << 12
 # Bounds that no honest header exceeds; checked before anything is allocated.
 _MAX_HEADER = 1 << 24
 _MAX_NDIM = 64
@@ -205,7 +205,7 @@ class Encoded:
         InvalidInput
             If ``widths_from`` is None, or the array it names is missing, not
             uint8, of the wrong length, wider than ``code_bits``, or
-            ``width_block`` is outside 1..65536.
+            ``width_block`` is outside 1..4096.
         """
         if self.widths_from is None:
             raise InvalidInput(
@@ -329,6 +329,10 @@ class Encoded:
             raise CorruptData("Encoded header declares an impossible shape or code width")
         if code_dt.kind not in "iu" or dtype.kind not in "iuf" or code_dt.itemsize * 8 < code_bits:
             raise CorruptData("Encoded header declares an impossible data or code dtype")
+        if code_dt != code_dtype(code_bits, signed=code_dt.kind == "i"):
+            # Codes are always the smallest dtype that holds them; a wider one would only
+            # let a small file make the reader allocate more.
+            raise CorruptData(f"Encoded header declares {code_dt} codes for {code_bits}-bit codes")
         if any(dt.kind not in "biuf" for _, dt, _ in arrays_spec):
             raise CorruptData("Encoded header declares a non-numeric parameter array")
         pos = 10 + head_len
@@ -416,6 +420,12 @@ def _check_widths(
         raise error(
             f"a run width of {widest} bits exceeds code_bits={code_bits}; "
             f"widths must be in 0..code_bits and code_bits at most 64"
+        )
+    if code_bits > max(widest, 8):
+        # Codes wider than any run would only make a small file allocate more.
+        raise error(
+            f"code_bits={code_bits} is wider than every run ({widest} bits at most); "
+            f"code_bits must be the widest run width (or at most 8)"
         )
     return widths
 

@@ -240,8 +240,10 @@ class Uniform(Quantizer):
         lo, hi = self._data_range(x, xp, layout)
         seen = getattr(self, "_seen", None)
         if seen is None and self.is_fitted:  # fitted elsewhere (from_config): its grid's span
+            # mid-rise levels sit at cell centres, half a step inside the range they cover
+            edge = self.scale_ / 2 if self._mode == "mid-rise" else 0.0
             top = self.offset_ + self.scale_ * (self.n_levels_ - 1)
-            seen = (self.offset_, top)
+            seen = (self.offset_ - edge, top + edge)
         if seen is not None:
             if seen[0].shape != lo.shape:
                 raise InvalidInput(
