@@ -130,14 +130,21 @@ class Online(Quantizer):
             raise InvalidParameter(f"fitted range must be finite, got ({self.lo_}, {self.hi_})")
 
     # ------------------------------------------------------------------ fit
-    def _chunk_range(self, x: np.ndarray) -> tuple[float, float]:
+    def _chunk_ranges(self, x: np.ndarray, chunk: int | None) -> tuple[list, list]:
+        """The range rule applied to each chunk of ``chunk`` rows of ``x`` (all of it if None),
+        in one vectorized pass: chunks are runs of consecutive values in C order."""
         q = self._inner
-        rule = Uniform(q.bits, range=q.range, mode=q.mode, nan="keep")
-        lo, hi = rule._data_range(x, np, Layout.of(tuple(x.shape), None, None))
-        return float(lo), float(hi)
+        flat = x.reshape(-1)
+        group = flat.size if chunk is None else chunk * (flat.size // max(x.shape[0], 1) or 1)
+        group = max(1, min(group, flat.size))
+        rule = Uniform(q.bits, range=q.range, mode=q.mode, group_size=group, nan="keep")
+        lo, hi = rule._data_range(flat, np, Layout.of(flat.shape, None, group))
+        return np.atleast_1d(lo).tolist(), np.atleast_1d(hi).tolist()
 
     def _fit(self, x: Any, xp: Any) -> None:
-        self.lo_, self.hi_ = self._chunk_range(np.asarray(_to_numpy(x)))
+        x = np.asarray(_to_numpy(x))
+        lo, hi = self._chunk_ranges(x.reshape(x.shape or (1,)), None)
+        self.lo_, self.hi_ = lo[0], hi[0]
 
     def _partial_fit(self, x: Any, xp: Any) -> None:
         x = np.asarray(_to_numpy(x))
@@ -152,9 +159,8 @@ class Online(Quantizer):
         lo, hi = state
         out = []
         rows = x.reshape(x.shape[0] if x.ndim else 1, -1)
-        for start in range(0, rows.shape[0], int(self.chunk)):  # over chunks, not samples
-            c_lo, c_hi = self._chunk_range(rows[start : start + int(self.chunk)])
-            lo, hi = m * lo + (1 - m) * c_lo, m * hi + (1 - m) * c_hi
+        for c_lo, c_hi in zip(*self._chunk_ranges(rows, int(self.chunk)), strict=True):
+            lo, hi = m * lo + (1 - m) * c_lo, m * hi + (1 - m) * c_hi  # a few flops per chunk
             out.append((lo, hi))
         return out
 
