@@ -297,6 +297,9 @@ def test_jpeg_output_warns_that_it_is_lossy(tmp_path):
         qa.BlockAdaptive(qa.Uniform(3, range="symmetric"), block=32, side="float32"),
         qa.BlockAdaptive(qa.LloydMax(bits=2), block=40, axis=1),
         qa.Online(qa.Uniform(5, mode="mid-rise"), momentum=0.25, chunk=16),
+        qa.Predictive(qa.LloydMax(bits=3), predictor="lpc", order=6, block=200, axis=1),
+        qa.Jayant(2, axis=1),
+        qa.BitAllocated(qa.Uniform(range="symmetric"), block=32, budget=2.5, max_bits=8),
     ],
     ids=repr,
 )

@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -116,22 +117,28 @@ def analysis(
 
     rows = result.rows
     labels = list(dict.fromkeys(r.method for r in rows))
+    # One row per method, one column per bit depth, whole dB: a dozen methods over
+    # 16 bit depths still fits a terminal (--json has every figure in full).
     sweep = Table(
-        title="SNR (dB) by method and bits"
+        title="SNR (dB, rounded) by method and bits"
         + (
             f" — measured on a random sample of {result.sampled:,} values"
             if result.sampled
             else ""
         ),
         title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        padding=(0, 1),
     )
-    sweep.add_column("bits", justify="right")
-    for label in labels:
-        sweep.add_column(label, justify="right")
+    bit_list = sorted({r.bits for r in rows})
+    sweep.add_column("method \\ bits", no_wrap=True, max_width=24)
+    for b in bit_list:
+        sweep.add_column(str(b), justify="right", no_wrap=True, min_width=3)
     by_key = {(r.method, r.bits): r for r in rows}
-    for b in sorted({r.bits for r in rows}):
-        cells = [_db(by_key[(m, b)].snr_db) if (m, b) in by_key else "-" for m in labels]
-        sweep.add_row(str(b), *cells)
+    for m in labels:
+        cells = [_db0(by_key[(m, b)].snr_db) if (m, b) in by_key else "-" for b in bit_list]
+        sweep.add_row(m, *cells)
     _out.print(sweep)
     for note in result.notes:
         _out.print(f"note: {note}")
@@ -145,6 +152,12 @@ def analysis(
             )
     for path in plots:
         _out.print(f"plot: {path}")
+
+
+def _db0(value: float) -> str:
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return str(int(round(value)))  # never "-0"
 
 
 def methods(rows: list[dict[str, Any]]) -> None:
