@@ -486,3 +486,14 @@ def test_recommend_can_exclude_rows_that_failed_elsewhere(result) -> None:
     assert second.row.snr_db >= 20 and second.row.bits_per_sample >= first.row.bits_per_sample
     with pytest.raises(InvalidParameter, match="every swept row was excluded"):
         result.recommend(target_snr=20, exclude=[(r.method, r.bits) for r in result.rows])
+
+
+def test_histogram_of_an_adaptive_quantizer_shows_its_decoded_values(tmp_path) -> None:
+    """Adaptive levels move with the signal: no fixed grid is drawn, the decoded values are."""
+    from quanta import datasets
+
+    x = datasets.audio()[0]
+    q = qa.Predictive(qa.LloydMax(bits=3))
+    out = plot_histogram(x, q, tmp_path / "h.png")
+    _check_png(out)
+    assert q.is_fitted  # it was fitted on x to decode it

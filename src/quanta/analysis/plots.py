@@ -112,7 +112,9 @@ def plot_histogram(
         Fitted, or fitted on ``x`` here. It must be element-wise over the
         whole tensor (no ``axis``/``group_size``): its levels are found by
         quantizing a grid (see :func:`quantizer_grid`); for any other the
-        histogram is drawn without them.
+        histogram is drawn without them. For a quantizer whose levels move
+        with the signal (``order_matters``: adaptive, predictive) the
+        histogram of the decoded values is drawn instead.
     path : str or path-like
         Output ``.png``; its directory must exist.
     title : str, optional
@@ -137,16 +139,28 @@ def plot_histogram(
     if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
         raise InvalidParameter(f"bins must be a positive integer, got {bins!r}")
     values = _finite_float(x, "x")
-    try:
-        levels, thresholds = quantizer_grid(values, quantizer)
-        failure = None
-    except QuantaError as exc:
-        levels = thresholds = np.empty(0)
-        failure = str(exc)
+    decoded = None
+    levels = thresholds = np.empty(0)
+    failure = None
+    if quantizer.order_matters:
+        # Its levels move with the signal (blocks, step adaptation, prediction): no fixed
+        # grid to draw, so the histogram of what the decoder outputs is shown instead.
+        try:
+            decoded = _finite_float(quantizer.quantize(np.asarray(_to_numpy(x))), "x_hat")
+        except QuantaError as exc:
+            failure = str(exc)
+    else:
+        try:
+            levels, thresholds = quantizer_grid(values, quantizer)
+        except QuantaError as exc:
+            failure = str(exc)
     fig, ax = _figure()
     lo, hi = float(values.min()), float(values.max())
     counts, edges = np.histogram(values, bins=bins, range=(lo, hi) if hi > lo else None)
     ax.stairs(counts, edges, fill=True, color="#9ecae1", label=f"data ({values.size} values)")
+    if decoded is not None:
+        d_counts, _ = np.histogram(decoded, bins=edges)
+        ax.stairs(d_counts, edges, color="#e6550d", lw=1.0, label="decoded values")
     if levels.size:
         if levels.size <= _MAX_DRAWN:
             for i, t in enumerate(thresholds):
@@ -189,7 +203,8 @@ def plot_histogram(
         )
     ax.set_xlabel("value")
     ax.set_ylabel("count")
-    ax.set_title(title or f"Data histogram and the grid of {quantizer!r}")
+    what = "values decoded by" if quantizer.order_matters else "grid of"
+    ax.set_title(title or f"Data histogram and the {what} {quantizer!r}")
     ax.legend(loc="upper left", fontsize=8)
     return _save(fig, path)
 
