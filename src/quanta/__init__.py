@@ -45,6 +45,7 @@ _LAZY = {
     "BitAllocated": "quanta.adaptive",
     "Online": "quanta.adaptive",
     "allocate_bits": "quanta.adaptive",
+    "Dithered": "quanta.dither",
     "analyze": "quanta.analysis",
     "AnalysisResult": "quanta.analysis",
     "Recommendation": "quanta.analysis",
@@ -54,10 +55,10 @@ _LAZY = {
 def __getattr__(name: str) -> _Any:
     # The analysis layer and the package metadata load on first use, so that
     # `import quanta` stays fast.
-    if name == "adaptive":
+    if name in ("adaptive", "dither"):
         import importlib
 
-        return importlib.import_module("quanta.adaptive")
+        return importlib.import_module(f"quanta.{name}")
     if name in _LAZY:
         import importlib
 
@@ -77,7 +78,7 @@ def __getattr__(name: str) -> _Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(__all__) | {"adaptive", "core", "errors"})
+    return sorted(set(__all__) | {"adaptive", "core", "dither", "errors"})
 
 
 def decode(enc: Encoded) -> _Any:
@@ -96,6 +97,7 @@ __all__ = [
     "AnalysisResult",
     "BitAllocated",
     "BlockAdaptive",
+    "Dithered",
     "IMAADPCM",
     "Jayant",
     "Online",

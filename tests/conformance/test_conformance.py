@@ -30,6 +30,12 @@ EXTRA_EXAMPLES = {
         qa.BlockAdaptive(qa.Uniform(2, rounding="floor"), block=7, axis=1, side="float32"),
         qa.BlockAdaptive(qa.LloydMax(bits=2), block=16),
     ],
+    "dithered": lambda: [
+        qa.Dithered(qa.Uniform(4)),
+        qa.Dithered(qa.Uniform(3, axis=1), "rpdf", subtractive=True, seed=3),
+        qa.Dithered(qa.Uniform(5, group_size=10), "hp-tpdf", amplitude=0.5),
+        qa.Dithered(qa.Uniform(step=0.3), "gaussian", subtractive=True),
+    ],
     "online": lambda: [qa.Online(qa.Uniform(3, range="symmetric"), momentum=0.0, chunk=50)],
     "bit-allocated": lambda: [
         qa.BitAllocated(qa.Uniform(range="symmetric", mode="mid-rise"), block=30, budget=2.5),
