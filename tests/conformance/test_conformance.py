@@ -36,6 +36,11 @@ EXTRA_EXAMPLES = {
         qa.Dithered(qa.Uniform(5, group_size=10), "hp-tpdf", amplitude=0.5),
         qa.Dithered(qa.Uniform(step=0.3), "gaussian", subtractive=True),
     ],
+    "noise-shaped": lambda: [
+        qa.NoiseShaped(qa.Uniform(6)),
+        qa.NoiseShaped(qa.Uniform(5), "shibata", fs=48_000, axis=1),
+        qa.NoiseShaped(qa.Uniform(4, range=(-3.0, 3.0)), "gesemann", fs=44_100, dither=None),
+    ],
     "online": lambda: [qa.Online(qa.Uniform(3, range="symmetric"), momentum=0.0, chunk=50)],
     "bit-allocated": lambda: [
         qa.BitAllocated(qa.Uniform(range="symmetric", mode="mid-rise"), block=30, budget=2.5),

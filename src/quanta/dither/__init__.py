@@ -3,13 +3,17 @@
 * :func:`~quanta.dither.signals.dither_noise`: RPDF, TPDF, high-pass TPDF and Gaussian
   dither in LSB, seeded;
 * :class:`Dithered`: any uniform quantizer with dither added, optionally subtracted by
-  the decoder.
+  the decoder;
+* :class:`NoiseShaped`: error-feedback noise shaping (first/second order and the published
+  44.1/48 kHz filters in :data:`~quanta.dither.filters.FILTERS`).
 """
 
 from typing import Any as _Any
 
 _WHERE = {
     "Dithered": "quanta.dither.dithered",
+    "NoiseShaped": "quanta.dither.shaping",
+    "FILTERS": "quanta.dither.filters",
     "dither_noise": "quanta.dither.signals",
     "DITHER_KINDS": "quanta.dither.signals",
 }
