@@ -5,7 +5,9 @@
 * :class:`Dithered`: any uniform quantizer with dither added, optionally subtracted by
   the decoder;
 * :class:`NoiseShaped`: error-feedback noise shaping (first/second order and the published
-  44.1/48 kHz filters in :data:`~quanta.dither.filters.FILTERS`).
+  44.1/48 kHz filters in :data:`~quanta.dither.filters.FILTERS`);
+* :func:`design_shaping_filter`: the optimal filter for any rate and weighting
+  (hearing threshold, A, ITU-R 468, or your own curve).
 """
 
 from typing import Any as _Any
@@ -14,6 +16,8 @@ _WHERE = {
     "Dithered": "quanta.dither.dithered",
     "NoiseShaped": "quanta.dither.shaping",
     "FILTERS": "quanta.dither.filters",
+    "design_shaping_filter": "quanta.dither.design",
+    "WEIGHTINGS": "quanta.dither.weighting",
     "dither_noise": "quanta.dither.signals",
     "DITHER_KINDS": "quanta.dither.signals",
 }
