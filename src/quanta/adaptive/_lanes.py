@@ -13,13 +13,18 @@ import numpy as np
 
 from quanta.errors import InvalidParameter
 
-__all__ = ["check_axis", "from_lanes", "lane_shape", "to_lanes"]
+__all__ = ["check_axis", "check_axis_type", "from_lanes", "lane_shape", "to_lanes"]
+
+
+def check_axis_type(axis: Any) -> None:
+    """:class:`InvalidParameter` unless ``axis`` is an integer (checked before any data)."""
+    if isinstance(axis, bool) or not isinstance(axis, int | np.integer):
+        raise InvalidParameter(f"axis must be an integer, got {axis!r}")
 
 
 def check_axis(axis: Any, ndim: int) -> int:
     """``axis`` normalised to ``0 .. ndim-1``, or :class:`InvalidParameter`."""
-    if isinstance(axis, bool) or not isinstance(axis, int | np.integer):
-        raise InvalidParameter(f"axis must be an integer, got {axis!r}")
+    check_axis_type(axis)
     if not -ndim <= axis < ndim:
         raise InvalidParameter(
             f"axis {axis} is out of range for data with {ndim} dimension(s); "

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from quanta.adaptive._lanes import check_axis, from_lanes, lane_shape, to_lanes
+from quanta.adaptive._lanes import check_axis, check_axis_type, from_lanes, lane_shape, to_lanes
 from quanta.core.base import Quantizer
 from quanta.core.encoded import _to_numpy
 from quanta.errors import CorruptData, InvalidParameter
@@ -116,8 +116,7 @@ class IMAADPCM(Quantizer):
     # ------------------------------------------------------------ parameters
     def _check_params(self) -> None:
         super()._check_params()
-        if isinstance(self.axis, bool) or not isinstance(self.axis, int | np.integer):
-            raise InvalidParameter(f"axis must be an integer, got {self.axis!r}")
+        check_axis_type(self.axis)
 
     def _check_fitted_state(self) -> None:
         scale = self.scale_

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from quanta.adaptive._lanes import check_axis, from_lanes, to_lanes
+from quanta.adaptive._lanes import check_axis, check_axis_type, from_lanes, to_lanes
 from quanta.core.base import Quantizer, check_choice
 from quanta.core.encoded import _to_numpy, code_dtype
 from quanta.core.granularity import Layout
@@ -126,8 +126,7 @@ class BlockAdaptive(Quantizer):
             raise InvalidParameter(f"block must be a positive integer, got {self.block!r}")
         if self.block < 1:
             raise InvalidParameter(f"block must be >= 1 value, got {self.block}")
-        if isinstance(self.axis, bool) or not isinstance(self.axis, int | np.integer):
-            raise InvalidParameter(f"axis must be an integer, got {self.axis!r}")
+        check_axis_type(self.axis)
         if self.side is not None:
             check_choice("side", self.side, _SIDES)
         if isinstance(q, Uniform):

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from quanta.adaptive._lanes import check_axis, from_lanes, lane_shape, to_lanes
+from quanta.adaptive._lanes import check_axis, check_axis_type, from_lanes, lane_shape, to_lanes
 from quanta.core.base import Quantizer, check_bits, check_number
 from quanta.core.encoded import _to_numpy
 from quanta.errors import CorruptData, DegenerateDataWarning, InvalidParameter
@@ -175,8 +175,7 @@ class Jayant(Quantizer):
                     f"[{self.step_min!r}, {self.step_max!r}]; give a step0 between them"
                 )
         self._multipliers()
-        if isinstance(self.axis, bool) or not isinstance(self.axis, int | np.integer):
-            raise InvalidParameter(f"axis must be an integer, got {self.axis!r}")
+        check_axis_type(self.axis)
 
     def _multipliers(self) -> np.ndarray:
         """The multipliers in force, as float64, checked."""

@@ -108,7 +108,7 @@ from typing import Any
 
 import numpy as np
 
-from quanta.adaptive._lanes import check_axis, from_lanes, to_lanes
+from quanta.adaptive._lanes import check_axis, check_axis_type, from_lanes, to_lanes
 from quanta.core.base import Quantizer, Stream, check_bits, check_choice
 from quanta.core.codebook import Codebook, check_levels
 from quanta.core.encoded import _to_numpy, code_dtype
@@ -314,8 +314,7 @@ class Predictive(Quantizer):
                 raise InvalidParameter(
                     f"block must be an integer >= 1 (values per LPC block), got {self.block!r}"
                 )
-        if isinstance(self.axis, bool) or not isinstance(self.axis, int | np.integer):
-            raise InvalidParameter(f"axis must be an integer, got {self.axis!r}")
+        check_axis_type(self.axis)
 
     def _check_fitted_state(self) -> None:
         inner = self.quantizer_

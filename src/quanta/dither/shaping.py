@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from quanta.adaptive._lanes import check_axis, from_lanes, lane_shape, to_lanes
+from quanta.adaptive._lanes import check_axis, check_axis_type, from_lanes, lane_shape, to_lanes
 from quanta.core.base import Quantizer, check_choice, check_number
 from quanta.core.encoded import _to_numpy, code_dtype
 from quanta.core.uniform import Uniform
@@ -164,8 +164,7 @@ class NoiseShaped(Quantizer):
             raise InvalidParameter(f"seed must be an integer >= 0, got {self.seed!r}")
         if self.fs is not None:
             check_number("fs", self.fs)
-        if isinstance(self.axis, bool) or not isinstance(self.axis, int | np.integer):
-            raise InvalidParameter(f"axis must be an integer, got {self.axis!r}")
+        check_axis_type(self.axis)
         self._filter()
 
     def _filter(self) -> ShapingFilter:
