@@ -332,6 +332,16 @@ class Quantizer:
             obj._check_fitted_state()
         return obj
 
+    def clone(self, **changes: Any) -> Quantizer:
+        """An unfitted copy with the same parameters, except those given in ``changes``.
+
+        >>> import quanta as qa
+        >>> qa.Uniform(4, range="symmetric").clone(nan="keep")
+        Uniform(bits=4, range='symmetric', nan='keep')
+        """
+        config = {k: v for k, v in self.get_config().items() if k != "fitted"}
+        return type(self).from_config({**config, **changes})
+
     def changed_params(self) -> dict[str, Any]:
         """The constructor parameters that differ from their defaults (what ``repr`` shows)."""
         sig = inspect.signature(type(self).__init__)

@@ -124,11 +124,9 @@ class Dithered(Quantizer):
         # The range must hold what is quantized, the data plus the dither: fit on the data,
         # then again on the data with this dither added (scaled by the first fit's step).
         data = np.asarray(_to_numpy(x), dtype=np.float64)
-        config = {**self._inner.get_config(), "nan": "keep"}
-        config.pop("fitted", None)
-        self.quantizer_ = Uniform.from_config(config).fit(data)
+        self.quantizer_ = self._inner.clone(nan="keep").fit(data)
         dithered = data + self._dither(data.shape)
-        self.quantizer_ = Uniform.from_config(config).fit(dithered)
+        self.quantizer_ = self._inner.clone(nan="keep").fit(dithered)
 
     def _dither(self, shape: tuple[int, ...]) -> np.ndarray:
         """The dither of this encoding, in the data's units (LSB times each value's step)."""

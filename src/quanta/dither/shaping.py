@@ -213,16 +213,14 @@ class NoiseShaped(Quantizer):
         # The range must hold what is quantized, the data plus the dither: fit on the data,
         # then on the data with this dither added (scaled by the first fit's step).
         data = np.asarray(_to_numpy(x), dtype=np.float64)
-        config = {**self._inner.get_config(), "nan": "keep"}
-        config.pop("fitted", None)
-        first = Uniform.from_config(config).fit(data)
+        first = self._inner.clone(nan="keep").fit(data)
         if self.dither is None:
             self.quantizer_ = first
             return
         axis = check_axis(self.axis, max(data.ndim, 1))
         lanes = to_lanes(data, axis)
         noisy = lanes + self._dither_lanes(lanes.shape, 0) * float(first.scale_)
-        self.quantizer_ = Uniform.from_config(config).fit(from_lanes(noisy, data.shape, axis))
+        self.quantizer_ = self._inner.clone(nan="keep").fit(from_lanes(noisy, data.shape, axis))
 
     def _dither_lanes(self, shape: tuple[int, int], position: int) -> np.ndarray:
         """Dither in LSB for samples ``position …`` of each lane, the same in any piece."""
