@@ -11,6 +11,7 @@
 from typing import Any as _Any
 
 from quanta import datasets, metrics
+from quanta._lazy import attach as _attach
 from quanta.core import (
     ALaw,
     Codebook,
@@ -53,6 +54,9 @@ _LAZY = {
 }
 
 
+_lazy_getattr, _ = _attach(__name__, _LAZY)
+
+
 def __getattr__(name: str) -> _Any:
     # The analysis layer and the package metadata load on first use, so that
     # `import quanta` stays fast.
@@ -61,11 +65,7 @@ def __getattr__(name: str) -> _Any:
 
         return importlib.import_module(f"quanta.{name}")
     if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
+        return _lazy_getattr(name)
     if name == "__version__":
         from importlib.metadata import PackageNotFoundError, version
 

@@ -10,7 +10,7 @@ Every class is a :class:`~quanta.Quantizer` and joins the registry, the analysis
 sweep and the CLI.
 """
 
-from typing import Any as _Any
+from quanta._lazy import attach as _attach
 
 _WHERE = {
     "BlockAdaptive": "quanta.adaptive.block",
@@ -24,18 +24,4 @@ _WHERE = {
 }
 
 __all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str) -> _Any:
-    # Each method's module loads on first use, so `import quanta` stays fast.
-    if name in _WHERE:
-        import importlib
-
-        value = getattr(importlib.import_module(_WHERE[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'quanta.adaptive' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return list(__all__)
+__getattr__, __dir__ = _attach(__name__, _WHERE)

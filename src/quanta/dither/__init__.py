@@ -10,7 +10,7 @@
   (hearing threshold, A, ITU-R 468, or your own curve).
 """
 
-from typing import Any as _Any
+from quanta._lazy import attach as _attach
 
 _WHERE = {
     "Dithered": "quanta.dither.dithered",
@@ -23,17 +23,4 @@ _WHERE = {
 }
 
 __all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str) -> _Any:
-    if name in _WHERE:
-        import importlib
-
-        value = getattr(importlib.import_module(_WHERE[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'quanta.dither' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return list(__all__)
+__getattr__, __dir__ = _attach(__name__, _WHERE)
