@@ -123,3 +123,21 @@ def test_dither_is_scaled_by_each_channels_step():
 def test_bad_parameters(kwargs, message):
     with pytest.raises(qa.InvalidParameter, match=message):
         qa.Dithered(**kwargs).fit(np.arange(10.0))
+
+
+def test_on_real_speech_tpdf_noise_does_not_follow_the_loudness():
+    """The bundled speech requantized to 8 bits: without dither the error power differs
+    between silent and loud passages (noise modulation); with TPDF it is the same, Δ²/4."""
+    from quanta import datasets
+
+    x, _ = datasets.audio()
+    grid = qa.Uniform(8, range=(-1.0, 1.0))
+    step = float(grid.fit(x).scale_)
+    quiet = np.abs(x) < step / 4  # near-silence: plain rounding returns exactly 0
+    loud = np.abs(x) > 0.1
+    plain = grid.quantize(x) - x
+    tpdf = qa.Dithered(grid, "tpdf", seed=5).fit(x).quantize(x) - x
+    # loud: about Δ²/12; quiet: the signal itself, |x| < Δ/4, so at most Δ²/48
+    assert plain[loud].var() > 3 * plain[quiet].var()
+    for part in (quiet, loud):
+        assert tpdf[part].var() / step**2 == pytest.approx(0.25, rel=0.08)
