@@ -301,3 +301,20 @@ def test_fits_are_scale_invariant_where_squares_overflow(make, magnitude):
     ref = make().fit(x).quantize(x)
     scaled = make().fit(x * magnitude).quantize(x * magnitude)
     np.testing.assert_allclose(scaled / magnitude, ref, rtol=1e-12, atol=0)
+
+
+def test_fixed_point_formats_up_to_32_bits():
+    """With step, bits go to 32 (24- and 32-bit PCM): codes are exact left-aligned integers."""
+    for bits in (17, 24, 32):
+        q = qa.Uniform(bits=bits, step=2.0 ** (1 - bits), signed=True).fit(np.zeros(1))
+        x = np.array([-1.0, -0.5, 0.0, 2.0 ** (1 - bits), 1.0])
+        enc = q.encode(x)
+        top = 2 ** (bits - 1)
+        assert enc.codes.tolist() == [-top, -top // 2, 0, 1, top - 1]
+        np.testing.assert_array_equal(
+            q.decode(enc), [-1.0, -0.5, 0.0, 2.0 ** (1 - bits), 1 - 1 / top]
+        )
+    with pytest.raises(qa.InvalidParameter, match="1..32"):
+        qa.Uniform(bits=33, step=1.0).fit(np.zeros(1))
+    with pytest.raises(qa.InvalidParameter, match="1..16"):
+        qa.Uniform(bits=24).fit(np.zeros(1))

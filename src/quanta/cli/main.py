@@ -28,6 +28,8 @@ def cli() -> None:
       quanta quantize DATA -o OUT --method lloyd-max --bits 5
                                                quantize, write the result, report the cost
       quanta demo                              the whole workflow on bundled real data
+      quanta audio requantize IN.wav OUT.wav --bits 16
+                                               audio bit depth with dither and shaping
 
     DATA is .npy, .npz, .csv/.txt, .wav/.flac or .png/.jpg (told by content).
     Run `quanta COMMAND --help` for each command's options and examples.
@@ -35,9 +37,10 @@ def cli() -> None:
 
 
 def _register_commands() -> None:
+    from quanta.cli.audio import audio
     from quanta.cli.commands import analyze, demo, methods, quantize
 
-    for command in (analyze, quantize, demo, methods):
+    for command in (analyze, quantize, demo, methods, audio):
         cli.add_command(command)
 
 

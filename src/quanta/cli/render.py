@@ -49,6 +49,16 @@ def _db(value: float | None) -> str:
     return "inf" if math.isinf(value) else f"{value:.2f}"
 
 
+def pairs(title: str, rows: list[tuple[str, str]]) -> None:
+    """A two-column table of names and values."""
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    for name, value in rows:
+        table.add_row(name, value)
+    _out.print(table)
+
+
 def quantized(
     src: Path,
     dst: Path,

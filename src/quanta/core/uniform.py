@@ -53,7 +53,8 @@ class Uniform(Quantizer):
     Parameters
     ----------
     bits : int, optional
-        Bits per code, 1–16; 8 if neither ``bits`` nor ``step`` is given.
+        Bits per code, 1–16; 8 if neither ``bits`` nor ``step`` is given. With
+        ``step`` (a fixed-point format such as 24- or 32-bit PCM), 1–32.
     step : float, optional
         Step Δ between levels, in the data's units.
     range : {"minmax", "symmetric", "mse", "percentile:P"} or (lo, hi), optional
@@ -150,7 +151,10 @@ class Uniform(Quantizer):
     def _check_params(self) -> None:
         super()._check_params()
         if self.bits is not None:
-            check_bits(self.bits)
+            if self.step is not None and not isinstance(self.bits, bool):
+                check_bits(self.bits, hi=_MAX_CODE_BITS, name="bits (with step)")
+            else:
+                check_bits(self.bits)
         if self.step is not None:
             check_number("step", self.step)
             if self.bits is not None and self.range is not None:

@@ -46,8 +46,9 @@ class NoiseShaped(Quantizer):
     q : Uniform, optional
         The quantizer, with one step for all samples (no ``axis``/``group_size``).
         Default ``Uniform(16, range=(-1.0, 1.0))``, the 16-bit audio grid.
-    filter : str or sequence of float
-        A name from :data:`quanta.dither.filters.FILTERS` (``"first-order"``,
+    filter : str, sequence of float or None
+        None: no shaping (the dither and rounding alone, with the same
+        streaming and dither placement as a shaped run). Or a name from :data:`quanta.dither.filters.FILTERS` (``"first-order"``,
         ``"second-order"``, ``"lipshitz"``, ``"f-weighted"``,
         ``"modified-e-weighted"``, ``"improved-e-weighted"``, ``"gesemann"``,
         ``"shibata"``, ``"low-shibata"``, ``"high-shibata"``), or the FIR
@@ -170,6 +171,8 @@ class NoiseShaped(Quantizer):
     def _filter(self) -> ShapingFilter:
         """The filter in force for ``fs``, or a clear :class:`InvalidParameter`."""
         spec = self.filter
+        if spec is None:
+            return ShapingFilter(None, ())
         if isinstance(spec, str):
             if spec not in FILTERS:
                 raise InvalidParameter(

@@ -408,30 +408,40 @@ def _check_riff(path: Path) -> None:
 
     libsndfile silently reads a truncated WAV as a shorter one; quanta calls it corrupt.
     """
-    size = os.path.getsize(path)
     with open(path, "rb") as f:
         head = f.read(12)
         if head[:4] == b"RF64":  # sizes live in the ds64 chunk; libsndfile checks them
             return
-        endian = "<" if head[:4] == b"RIFF" else ">"
-        pos = 12
-        for _ in range(_MAX_RIFF_CHUNKS):
-            f.seek(pos)
-            chunk = f.read(8)
-            if len(chunk) < 8:
-                break
-            chunk_id, chunk_size = chunk[:4], struct.unpack(endian + "I", chunk[4:])[0]
-            if chunk_id == b"data":
-                available = size - pos - 8
-                # 0 and 0xFFFFFFFF: a streaming writer could not fill in the size
-                if chunk_size not in (0, 0xFFFFFFFF) and chunk_size > available:
-                    raise CorruptData(
-                        f"'{path}' is truncated: its data chunk declares {chunk_size} bytes "
-                        f"of audio but the file holds {available}"
-                    )
-                return
-            pos += 8 + chunk_size + (chunk_size & 1)
-    raise CorruptData(f"'{path}' is truncated or corrupt: it has no audio data chunk")
+        found = _find_chunk(f, b"data", "little" if head[:4] == b"RIFF" else "big")
+    if found is None:
+        raise CorruptData(f"'{path}' is truncated or corrupt: it has no audio data chunk")
+    chunk_size, available = found
+    # 0 and 0xFFFFFFFF: a streaming writer could not fill in the size
+    if chunk_size not in (0, 0xFFFFFFFF) and chunk_size > available:
+        raise CorruptData(
+            f"'{path}' is truncated: its data chunk declares {chunk_size} bytes "
+            f"of audio but the file holds {available}"
+        )
+
+
+def _find_chunk(f: IO[bytes], wanted: bytes, byteorder: str) -> tuple[int, int] | None:
+    """``(declared size, bytes left after its header)`` of the first ``wanted`` chunk.
+
+    Walks the chunks of a RIFF/AIFF-style file (4-byte id, 4-byte size) from byte 12,
+    at most ``_MAX_RIFF_CHUNKS`` of them; None if the chunk is not there.
+    """
+    size = os.fstat(f.fileno()).st_size
+    pos = 12
+    for _ in range(_MAX_RIFF_CHUNKS):
+        f.seek(pos)
+        chunk = f.read(8)
+        if len(chunk) < 8:
+            return None
+        chunk_size = int.from_bytes(chunk[4:], byteorder)  # type: ignore[arg-type]
+        if chunk[:4] == wanted:
+            return chunk_size, size - pos - 8
+        pos += 8 + chunk_size + (chunk_size & 1)
+    return None
 
 
 # --------------------------------------------------------------------------- images
