@@ -107,7 +107,8 @@ def test_shaping_moves_noise_out_of_the_band_by_the_filter_response():
     ntf = np.abs(1 - np.exp(-2j * np.pi * f / FS)) ** 4
     expected = ntf * (LSB16**2 / 4) / (FS / 2)
     inside = (f > 2000) & (f < 22_000)
-    np.testing.assert_allclose(10 * np.log10(p[inside] / expected[inside]), 0, atol=0.7)
+    db = 10 * np.log10(p[inside] / expected[inside])  # each bin: ~0.22 dB of estimation noise
+    assert abs(np.median(db)) < 0.1 and np.max(np.abs(db)) < 1.2
     low = f < 1000
     assert np.mean(p[low]) < 0.02 * (LSB16**2 / 4) / (FS / 2)
 

@@ -31,12 +31,20 @@ import dataclasses
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
-from quanta.audio.files import BLOCK_FRAMES, AudioReader, AudioWriter, format_of, pcm_subtype
+from quanta.audio.files import (
+    BLOCK_FRAMES,
+    AudioReader,
+    AudioWriter,
+    format_of,
+    pcm_subtype,
+    prefetch,
+)
 from quanta.errors import InvalidInput, InvalidParameter
 
 __all__ = ["RequantizeResult", "requantize", "requantize_file", "requantizer", "SHAPING_DESIGNS"]
@@ -98,9 +106,7 @@ def _check_named_filter(name: str, samplerate: float | None) -> None:
     rates = [f.rate for f in FILTERS[name] if f.rate is not None]
     if not rates:
         return
-    fits = samplerate is not None and any(
-        abs(samplerate - r) <= RATE_TOLERANCE * r for r in rates
-    )
+    fits = samplerate is not None and any(abs(samplerate - r) <= RATE_TOLERANCE * r for r in rates)
     if not fits:
         made = " and ".join(f"{r:g}" for r in rates)
         at = "no sample rate given" if samplerate is None else f"not {samplerate:g} Hz"
@@ -268,12 +274,25 @@ def requantize_file(
         stream = q.stream()
         full = 2.0 ** (bits - 1)
         clipped = 0
-        with AudioWriter(output, src.samplerate, src.channels, subtype=subtype) as out:
-            for block in reader.blocks(block_frames):
+        with (
+            AudioWriter(output, src.samplerate, src.channels, subtype=subtype) as out,
+            ThreadPoolExecutor(1) as writer,
+        ):
+            # Decoding, shaping and encoding overlap: libsndfile releases the GIL while it
+            # reads the next block and writes the previous one.
+            pending = None
+            done = 0
+            for block in prefetch(reader.blocks(block_frames)):
                 clipped += int(np.count_nonzero((block < -1.0) | (block > (full - 1) / full)))
-                out.write_codes(stream.encode(block).codes, bits)
+                codes = stream.encode(block).codes
+                if pending is not None:
+                    pending.result()
+                pending = writer.submit(out.write_codes, codes, bits)
+                done += block.shape[0]
                 if progress is not None:
-                    progress(out.info.frames, src.frames, "requantizing")
+                    progress(done, src.frames, "requantizing")
+            if pending is not None:
+                pending.result()
     return RequantizeResult(
         source=str(source),
         output=str(output),

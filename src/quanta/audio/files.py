@@ -43,6 +43,7 @@ __all__ = [
     "format_of",
     "info",
     "pcm_subtype",
+    "prefetch",
     "read",
     "write",
 ]
@@ -283,6 +284,49 @@ def codes_to_int32(codes: np.ndarray, bits: int) -> np.ndarray:
     array([-2147483648,  2130706432], dtype=int32)
     """
     return (np.asarray(codes, dtype=np.int64) << (32 - bits)).astype(np.int32)
+
+
+def prefetch(blocks: Iterator[np.ndarray], depth: int = 2) -> Iterator[np.ndarray]:
+    """Yield from ``blocks``, read ahead by up to ``depth`` blocks on a background thread.
+
+    Errors raised while reading are raised here, in order, at the block they hit.
+
+    >>> list(prefetch(iter([1, 2, 3])))
+    [1, 2, 3]
+    """
+    import queue
+    import threading
+
+    slots: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def fill() -> None:
+        try:
+            for block in blocks:
+                if stop.is_set():
+                    return
+                slots.put((block, None))
+            slots.put((end, None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            slots.put((end, exc))
+
+    thread = threading.Thread(target=fill, daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = slots.get()
+            if error is not None:
+                raise error
+            if item is end:
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                slots.get_nowait()
+            thread.join(timeout=0.01)
 
 
 class AudioReader:

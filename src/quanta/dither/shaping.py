@@ -15,6 +15,7 @@ codes.
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 import numpy as np
@@ -29,9 +30,6 @@ from quanta.errors import InvalidParameter
 
 __all__ = ["NoiseShaped"]
 
-#: Dither is drawn in blocks of this many samples per channel, each seeded by
-#: (seed, channel, block): a piece of a stream gets the dither of its position.
-_BLOCK = 16384
 #: Longest custom filter accepted (SoX's longest is 20 taps).
 _MAX_TAPS = 64
 #: Gaussian dither counts as bounded by this many standard deviations for the error bound.
@@ -48,7 +46,8 @@ class NoiseShaped(Quantizer):
         Default ``Uniform(16, range=(-1.0, 1.0))``, the 16-bit audio grid.
     filter : str, sequence of float or None
         None: no shaping (the dither and rounding alone, with the same
-        streaming and dither placement as a shaped run). Or a name from :data:`quanta.dither.filters.FILTERS` (``"first-order"``,
+        streaming and dither placement as a shaped run). Or a name from
+        :data:`quanta.dither.filters.FILTERS` (``"first-order"``,
         ``"second-order"``, ``"lipshitz"``, ``"f-weighted"``,
         ``"modified-e-weighted"``, ``"improved-e-weighted"``, ``"gesemann"``,
         ``"shibata"``, ``"low-shibata"``, ``"high-shibata"``), or the FIR
@@ -82,7 +81,9 @@ class NoiseShaped(Quantizer):
     form) and ``"position"`` (samples already encoded, which places the
     dither). Each piece's params record its start state (``error_start``,
     ``output_start``, ``position``; counted in ``side_bits``), so that the
-    stream can be resumed from any piece; decoding needs only the grid.
+    stream can be resumed from any piece; decoding needs only the grid. The
+    dither at each sample is a hash of the seed, the channel and the sample's
+    position (no dither state to carry).
 
     Examples
     --------
@@ -227,22 +228,21 @@ class NoiseShaped(Quantizer):
 
     def _dither_lanes(self, shape: tuple[int, int], position: int) -> np.ndarray:
         """Dither in LSB for samples ``position …`` of each lane, the same in any piece."""
-        n_lanes, n = shape
+        from quanta.dither._shaping_kernels import dither_values, lane_keys
+
         out = np.zeros(shape, dtype=np.float64)
-        if self.dither is None or n == 0:
-            return out
-        first, last = position // _BLOCK, (position + n - 1) // _BLOCK
-        for lane in range(n_lanes):  # loops over channels and blocks, not samples
-            blocks = [self._dither_block(lane, b) for b in range(first, last + 1)]
-            joined = np.concatenate(blocks)
-            start = position - first * _BLOCK
-            out[lane] = joined[start : start + n]
+        if self.dither is not None and shape[1] > 0:
+            kind, amplitude = self._dither_code()
+            dither_values(kind, amplitude, lane_keys(int(self.seed), shape[0]), position, out)
         return out
 
-    def _dither_block(self, lane: int, block: int) -> np.ndarray:
-        seq = np.random.SeedSequence([int(self.seed), lane, block])
-        block_seed = int(seq.generate_state(1, np.uint64)[0])
-        return dither_noise(str(self.dither), (_BLOCK,), block_seed, self.amplitude)
+    def _dither_code(self) -> tuple[int, float]:
+        from quanta.dither._shaping_kernels import DITHER_CODES
+
+        if self.dither is None:
+            return 0, 0.0
+        a = default_amplitude(self.dither) if self.amplitude is None else float(self.amplitude)
+        return DITHER_CODES[self.dither], a
 
     def _error_limit(self) -> float:
         """The largest |error| of an unclipped sample, in LSB: half a step + the dither peak."""
@@ -256,7 +256,7 @@ class NoiseShaped(Quantizer):
     def _encode_stateful(
         self, x: Any, xp: Any, state: Any
     ) -> tuple[Any, dict[str, Any], int, Any]:
-        from quanta.dither._shaping_kernels import shape_encode
+        from quanta.dither._shaping_kernels import lane_keys, shape_encode
 
         x = np.asarray(_to_numpy(x))
         axis = check_axis(self.axis, max(x.ndim, 1))
@@ -277,9 +277,11 @@ class NoiseShaped(Quantizer):
         limit = self._error_limit()
         guard = 1e3 * (1.0 + float(np.abs(b).sum())) * limit * step
         raw = np.empty(lanes.shape, dtype=np.int64)
-        dither = self._dither_lanes(lanes.shape, position)
+        kind, amplitude = self._dither_code()
+        keys = lane_keys(int(self.seed), lanes.shape[0])
         top = float(q.n_levels_ - 1)
-        shape_encode(lanes, dither, b, a, offset, step, top, limit, guard, errs, outs, raw)
+        consts = (kind, amplitude, offset, step, top, limit, guard)
+        _run_lanes(shape_encode, lanes, keys, position, b, a, consts, errs, outs, raw)
         if q.signed:
             raw -= q.n_levels_ // 2
         bits = q.code_bits
@@ -336,6 +338,48 @@ class NoiseShaped(Quantizer):
     def _decode(self, codes: Any, params: dict[str, Any], xp: Any) -> Any:
         # The shaping is in the codes: the decoder reads the grid.
         return _grid_decode(codes, params)
+
+
+#: Channels are shaped on separate threads (the kernel releases the GIL) above this size.
+_THREADED_SAMPLES = 1 << 16
+
+
+def _run_lanes(kernel, lanes, keys, position, b, a, consts, errs, outs, raw) -> None:  # noqa: ANN001
+    """Run the shaping kernel over the lanes, split across CPU cores when it pays."""
+    kind, amplitude, offset, step, top, limit, guard = consts
+
+    def work(lo: int, hi: int) -> None:
+        kernel(
+            lanes[lo:hi],
+            kind,
+            amplitude,
+            keys[lo:hi],
+            position,
+            b,
+            a,
+            offset,
+            step,
+            top,
+            limit,
+            guard,
+            errs[lo:hi],
+            outs[lo:hi],
+            raw[lo:hi],
+        )
+
+    n_lanes = lanes.shape[0]
+    workers = min(n_lanes, os.cpu_count() or 1)
+    if workers < 2 or lanes.size < _THREADED_SAMPLES:
+        work(0, n_lanes)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    bounds = np.linspace(0, n_lanes, workers + 1).astype(int)
+    with ThreadPoolExecutor(workers) as pool:
+        for future in [
+            pool.submit(work, lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
+        ]:
+            future.result()
 
 
 def _grid_decode(codes: Any, params: dict[str, Any]) -> np.ndarray:
