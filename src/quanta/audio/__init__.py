@@ -31,6 +31,15 @@ _WHERE = {
     "requantize_file": "quanta.audio.bitdepth",
     "requantizer": "quanta.audio.bitdepth",
     "RequantizeResult": "quanta.audio.bitdepth",
+    "CODECS": "quanta.audio.codec_wav",
+    "EncodeResult": "quanta.audio.codec_wav",
+    "encode_file": "quanta.audio.codec_wav",
+    "read_coded_wav": "quanta.audio.codec_wav",
+    "write_coded_wav": "quanta.audio.codec_wav",
+    "ulaw_encode": "quanta.audio.g711",
+    "ulaw_decode": "quanta.audio.g711",
+    "alaw_encode": "quanta.audio.g711",
+    "alaw_decode": "quanta.audio.g711",
 }
 
 __all__ = sorted(_WHERE)

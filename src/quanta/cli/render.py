@@ -59,6 +59,54 @@ def pairs(title: str, rows: list[tuple[str, str]]) -> None:
     _out.print(table)
 
 
+def audio_analysis(payload: dict[str, Any]) -> None:
+    """The tables of ``quanta audio analyze``."""
+    info, lv = payload["info"], payload["levels"]
+    bits = lv["bits_used"]
+    rows = [
+        (
+            "audio",
+            f"{info['format'].upper()} {info['subtype']}, {info['channels']} ch, "
+            f"{info['samplerate']} Hz, {info['duration_s']:.3f} s",
+        ),
+        ("level (RMS)", f"{_db(lv['rms_dbfs'])} dBFS"),
+        ("peak", f"{_db(lv['peak_dbfs'])} dBFS"),
+        ("crest factor", f"{_db(lv['crest_db'])} dB"),
+        ("DC offset", _fmt(lv["dc_offset"])),
+        (
+            "bit depth used",
+            "off every grid up to 32 bits (float)" if bits is None else f"{bits} bits",
+        ),
+    ]
+    pairs(str(payload["file"]), rows)
+    if "error" not in payload:
+        return
+    err = payload["error"]
+    rows = [
+        ("SNR", f"{_db(err['snr_db'])} dB"),
+        ("error, unweighted", f"{_db(err['error_dbfs'])} dB re FS"),
+        ("error, A-weighted", f"{_db(err['a_weighted_db'])} dB"),
+        ("error, ITU-R 468", f"{_db(err['itu468_db'])} dB"),
+        ("error, hearing threshold", f"{_db(err['threshold_db'])} dB"),
+        ("max |error|", _fmt(err["max_abs_error"])),
+    ]
+    dist = payload.get("distortion")
+    if dist is not None:
+        verdict = "yes: harmonic distortion" if dist["correlated"] else "no: noise only"
+        rows.append(
+            (
+                "correlated with the sine",
+                f"{verdict} (f0 {dist['fundamental_hz']:.1f} Hz, THD of the error "
+                f"{_db(dist['thd_db'])} dB)",
+            )
+        )
+    else:
+        rows.append(("correlated with the sine", "not tested: the reference is not a sine"))
+    if payload.get("plot"):
+        rows.append(("plot", payload["plot"]))
+    pairs(f"error against {payload['reference']}", rows)
+
+
 def quantized(
     src: Path,
     dst: Path,
