@@ -40,6 +40,15 @@ _WHERE = {
     "ulaw_decode": "quanta.audio.g711",
     "alaw_encode": "quanta.audio.g711",
     "alaw_decode": "quanta.audio.g711",
+    "levels": "quanta.audio.measure",
+    "noise_report": "quanta.audio.measure",
+    "error_spectrum": "quanta.audio.measure",
+    "weighted_power_db": "quanta.audio.measure",
+    "harmonic_distortion": "quanta.audio.measure",
+    "Levels": "quanta.audio.measure",
+    "NoiseReport": "quanta.audio.measure",
+    "Distortion": "quanta.audio.measure",
+    "plot_error_spectrum": "quanta.audio.plots",
 }
 
 __all__ = sorted(_WHERE)
