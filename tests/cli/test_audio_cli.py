@@ -134,3 +134,36 @@ def test_analyze_alone_and_bad_pairs(tmp_path):
     assert_user_error(run("audio", "analyze", AUDIO, tmp_path / "other.wav"), "differ")
     assert_user_error(run("audio", "analyze", AUDIO, "--plot", tmp_path / "p.png"), "REFERENCE")
     assert not (tmp_path / "p.png").exists()
+
+
+def test_sigma_delta_reports_in_band_snr_near_theory(tmp_path):
+    """Orders 1 and 2 (differentiator NTFs) land within 1.5 dB of the textbook SNR."""
+    t = np.arange(24_000) / 48_000
+    qaudio.write(
+        tmp_path / "tone.wav", 0.5 * np.sin(2 * np.pi * 1000 * t) * np.hanning(t.size), 48_000
+    )
+    snr = {}
+    for order in (1, 2):
+        out = tmp_path / f"sd{order}.wav"
+        proc = run(
+            "audio",
+            "sigma-delta",
+            tmp_path / "tone.wav",
+            out,
+            "--order",
+            order,
+            "--osr",
+            "64",
+            "--json",
+        )
+        assert proc.returncode == 0, proc.stderr
+        report = json.loads(proc.stdout)
+        assert abs(report["in_band_snr_db"] - report["theoretical_snr_db"]) < 1.5
+        assert report["resets"] == 0 and sf.info(str(out)).frames == t.size
+        snr[order] = report["in_band_snr_db"]
+    assert snr[2] > snr[1] + 20
+    assert_user_error(
+        run("audio", "sigma-delta", tmp_path / "tone.wav", tmp_path / "x.wav", "--order", "9"),
+        "1..5",
+    )
+    assert not (tmp_path / "x.wav").exists()

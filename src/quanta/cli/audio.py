@@ -216,3 +216,64 @@ def analyze(
         render.print_json(payload)
         return
     render.audio_analysis(payload)
+
+
+@audio.command("sigma-delta", short_help="Oversample through a sigma-delta modulator and back.")
+@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("output", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--order", type=int, default=2, show_default=True, help="Loop order, 1-5.")
+@click.option("--osr", type=int, default=64, show_default=True, help="Oversampling ratio, 2-1024.")
+@click.option(
+    "--bits", type=int, default=1, show_default=True, help="Bits of the modulator's quantizer."
+)
+@_json_option
+def sigma_delta(
+    source: Path, output: Path, order: int, osr: int, bits: int, as_json: bool
+) -> None:
+    """Run SOURCE through a sigma-delta modulator and decimate back into OUTPUT.
+
+    The signal is upsampled OSR times, quantized to BITS bits with the noise
+    pushed out of the audio band by an order-ORDER loop, then low-pass
+    filtered and decimated to the original rate. The in-band SNR printed
+    rises by about 9 dB per doubling of OSR at order 1, 15 dB at order 2
+    (3(2L+1) dB in general), next to the textbook value for a sine of the
+    same power (Schreier & Temes). OUTPUT is float
+    (WAV/AIFF) or 24-bit (FLAC). SOURCE must stay within full scale.
+
+    \b
+    Examples:
+      quanta audio sigma-delta tone.wav tone-sd.wav --order 2 --osr 64
+      quanta audio sigma-delta speech.wav sd.wav --order 5 --osr 32 --bits 1 --json
+    """
+    from quanta.audio.files import read, write
+    from quanta.dither.sigma_delta import sigma_delta as run_sigma_delta
+    from quanta.dither.sigma_delta import theoretical_snr_db
+
+    x, info = read(source)
+    result = run_sigma_delta(x, order=order, osr=osr, bits=bits, return_bitstream=False)
+    write(output, result.output, info.samplerate)
+    import numpy as np
+
+    # The textbook figure for a sine of the same power as SOURCE.
+    amplitude = float(np.sqrt(2.0 * np.mean(np.square(x))))
+    theory = theoretical_snr_db(order, osr, bits, amplitude=amplitude) if amplitude > 0 else None
+    payload = {
+        **result.to_dict(),
+        "theoretical_snr_db": theory,
+        "output_file": str(output),
+    }
+    if as_json:
+        render.print_json(payload)
+        return
+    rows = [
+        ("modulator", f"order {order}, {bits}-bit, OSR {osr} ({result.ntf_kind} NTF)"),
+        ("in-band SNR", f"{result.in_band_snr_db:.2f} dB (noise the modulator left in the band)"),
+        ("SNR vs SOURCE", f"{result.snr_db:.2f} dB"),
+        ("theory (a sine of this power)", "-" if theory is None else f"{theory:.2f} dB"),
+        (
+            "loop resets",
+            f"{result.resets}" + ("  (unstable: lower the level)" if result.resets else ""),
+        ),
+        ("output", str(output)),
+    ]
+    render.pairs(f"{source} -> {output}", rows)

@@ -7,7 +7,9 @@
 * :class:`NoiseShaped`: error-feedback noise shaping (first/second order and the published
   44.1/48 kHz filters in :data:`~quanta.dither.filters.FILTERS`);
 * :func:`design_shaping_filter`: the optimal filter for any rate and weighting
-  (hearing threshold, A, ITU-R 468, or your own curve).
+  (hearing threshold, A, ITU-R 468, or your own curve);
+* :func:`sigma_delta`: oversampling with a sigma-delta modulator of order 1–5 and
+  decimation back to the input rate; :func:`theoretical_snr_db` the textbook SNR.
 """
 
 from quanta._lazy import attach as _attach
@@ -20,6 +22,9 @@ _WHERE = {
     "WEIGHTINGS": "quanta.dither.weighting",
     "dither_noise": "quanta.dither.signals",
     "DITHER_KINDS": "quanta.dither.signals",
+    "sigma_delta": "quanta.dither.sigma_delta",
+    "theoretical_snr_db": "quanta.dither.sigma_delta",
+    "SigmaDeltaResult": "quanta.dither.sigma_delta",
 }
 
 __all__ = sorted(_WHERE)
