@@ -52,6 +52,7 @@ from quanta.adaptive._lanes import check_axis, check_axis_type, from_lanes, to_l
 from quanta.core.base import check_bits, check_choice, check_number
 from quanta.core.encoded import _to_numpy, code_dtype
 from quanta.errors import InvalidInput, InvalidParameter
+from quanta.metrics import _ratio_db
 
 __all__ = ["NTF_KINDS", "SigmaDeltaResult", "sigma_delta", "theoretical_snr_db"]
 
@@ -582,15 +583,6 @@ def _snrs(x: np.ndarray, y: np.ndarray, path: np.ndarray) -> tuple[float, float]
         xs, ys, bs = x[:, cut], y[:, cut], band[:, cut]
         sums += [np.sum(bs * bs), np.sum((ys - bs) ** 2), np.sum(xs * xs), np.sum((ys - xs) ** 2)]
     return _ratio_db(float(sums[0]), float(sums[1])), _ratio_db(float(sums[2]), float(sums[3]))
-
-
-def _ratio_db(num: float, den: float) -> float:
-    """``10·log10(num/den)``: ``inf`` for ``den == 0``, ``−inf`` for ``num == 0``."""
-    if den == 0.0:
-        return math.inf
-    if num == 0.0:
-        return -math.inf
-    return 10.0 * math.log10(num / den)
 
 
 def _lane_view(arr: np.ndarray, axis: int) -> np.ndarray | None:
