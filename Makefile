@@ -40,6 +40,7 @@ bench: install-dev
 # The measured tables in docs/ (each document names the command that made it).
 docs: install
 	$(BIN)/python docs/adaptive_table.py
+	$(BIN)/python docs/audio_table.py
 
 lint: install-dev
 	$(BIN)/ruff check src tests benchmarks docs

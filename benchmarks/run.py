@@ -43,7 +43,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="small sizes (10^6 / 10^5): a smoke run")
     p.add_argument(
-        "--only", choices=("uniform", "lloyd", "adpcm", "lorenzo"), help="run one benchmark"
+        "--only",
+        choices=("uniform", "lloyd", "adpcm", "lorenzo", "audio"),
+        help="run one benchmark",
     )
     p.add_argument("--repeat", type=int, default=5, help="timed repeats after the warm-up (5)")
     p.add_argument(
@@ -103,6 +105,11 @@ def main(argv: list[str] | None = None) -> int:
 
         size = 64 if args.quick else 256
         sections.append(bench_lorenzo.run(size=size, repeat=args.repeat, log=_log))
+    if args.only in (None, "audio"):
+        import bench_audio
+
+        seconds = 10.0 if args.quick else 60.0
+        sections.append(bench_audio.run(seconds=seconds, repeat=args.repeat, log=_log))
     elapsed = time.perf_counter() - started
 
     print()

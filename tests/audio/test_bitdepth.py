@@ -223,3 +223,16 @@ def test_bad_requests_leave_no_output(tmp_path):
     with pytest.raises(qa.CorruptData, match="truncated"):
         requantize_file(tmp_path / "cut.wav", tmp_path / "o.wav", 16)
     assert not (tmp_path / "o.wav").exists()
+
+
+def test_clipping_by_the_shaped_noise_is_counted(tmp_path):
+    """A sine at 0.995 of full scale, shaped at 8 bits: the noise pushes samples past the
+    end codes, and the result says how many sit there."""
+    x, _ = _sine(0.995, 1000.0, seconds=0.5)
+    files.write(tmp_path / "loud.wav", x, FS, subtype="DOUBLE")
+    result = requantize_file(tmp_path / "loud.wav", tmp_path / "o.wav", 8)
+    y, _ = files.read(tmp_path / "o.wav")
+    at_ends = int(np.count_nonzero((y == -1.0) | (y == 127 / 128)))
+    assert result.clipped == at_ends > 0
+    quiet = requantize_file(tmp_path / "loud.wav", tmp_path / "q.wav", 16, shaping=None)
+    assert quiet.clipped == 0

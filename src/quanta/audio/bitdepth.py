@@ -219,7 +219,7 @@ class RequantizeResult:
     frames: int
     dither: str | None
     shaping: str
-    clipped: int
+    clipped: int  # output samples on the end codes: clipped, or exactly at full scale
     copied: bool
     seconds: float
 
@@ -283,8 +283,8 @@ def requantize_file(
             pending = None
             done = 0
             for block in prefetch(reader.blocks(block_frames)):
-                clipped += int(np.count_nonzero((block < -1.0) | (block > (full - 1) / full)))
                 codes = stream.encode(block).codes
+                clipped += int(np.count_nonzero((codes == -full) | (codes == full - 1)))
                 if pending is not None:
                     pending.result()
                 pending = writer.submit(out.write_codes, codes, bits)

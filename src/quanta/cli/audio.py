@@ -92,7 +92,7 @@ def requantize(
             "none (copied exactly: already on the grid)" if result.copied else str(result.dither),
         ),
         ("shaping", result.shaping),
-        ("clipped samples", f"{result.clipped:,}"),
+        ("at the end codes", f"{result.clipped:,} samples (clipped or at full scale)"),
         ("time", f"{result.seconds:.3f} s"),
     ]
     render.pairs(f"{source} -> {output}", rows)
