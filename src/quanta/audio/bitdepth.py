@@ -45,6 +45,7 @@ from quanta.audio.files import (
     pcm_subtype,
     prefetch,
 )
+from quanta.core.base import check_bits
 from quanta.errors import InvalidInput, InvalidParameter
 
 __all__ = ["RequantizeResult", "requantize", "requantize_file", "requantizer", "SHAPING_DESIGNS"]
@@ -55,12 +56,6 @@ _AUTO_TAPS = 9
 _AUTO_RANGE_DB = 50.0
 _AUTO_MAX_BITS = 16
 Progress = Callable[[int, int, str], Any]
-
-
-def _check_bits(bits: Any) -> int:
-    if isinstance(bits, bool) or not isinstance(bits, int | np.integer) or not 1 <= bits <= 32:
-        raise InvalidParameter(f"bits must be an integer in 1..32, got {bits!r}")
-    return int(bits)
 
 
 @lru_cache(maxsize=64)
@@ -133,11 +128,16 @@ def requantizer(
     >>> q.quantizer_.scale_ == 2**-15, q.filter[:2] != [0, 0]
     (np.True_, True)
     """
+    bits = check_bits(bits, 1, 32)
+    spec, _ = _resolve_shaping(shaping, bits, samplerate)
+    return _shaper(bits, samplerate, dither, spec, seed)
+
+
+def _shaper(bits: int, samplerate: float | None, dither: str | None, spec: Any, seed: int) -> Any:
+    """The fitted NoiseShaped on the ``bits``-bit PCM grid, for a resolved filter ``spec``."""
     from quanta.core.uniform import Uniform
     from quanta.dither.shaping import NoiseShaped
 
-    bits = _check_bits(bits)
-    spec, _ = _resolve_shaping(shaping, bits, samplerate)
     q = NoiseShaped(
         Uniform(bits=bits, step=2.0 ** (1 - bits), signed=True),
         filter=spec,
@@ -259,7 +259,7 @@ def requantize_file(
     progress : callable, optional
         ``progress(done_frames, total_frames, label)`` after each block.
     """
-    bits = _check_bits(bits)
+    bits = check_bits(bits, 1, 32)
     if isinstance(block_frames, bool) or not isinstance(block_frames, int) or block_frames < 1:
         raise InvalidParameter(f"block_frames must be a positive integer, got {block_frames!r}")
     subtype = pcm_subtype(format_of(output), bits)
@@ -269,8 +269,8 @@ def requantize_file(
         copied = src.bits is not None and src.bits <= bits
         if copied:  # the samples are on the target grid already: dither would only add noise
             dither, shaping = None, None
-        q = requantizer(bits, samplerate=src.samplerate, dither=dither, shaping=shaping, seed=seed)
-        _, label = _resolve_shaping(shaping, bits, src.samplerate)
+        spec, label = _resolve_shaping(shaping, bits, src.samplerate)
+        q = _shaper(bits, src.samplerate, dither, spec, seed)
         stream = q.stream()
         full = 2.0 ** (bits - 1)
         clipped = 0

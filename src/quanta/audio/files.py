@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from quanta.core.base import check_bits
 from quanta.errors import (
     CorruptData,
     InvalidInput,
@@ -132,8 +133,7 @@ def pcm_subtype(fmt: str, bits: int) -> str:
     >>> pcm_subtype("wav", 8), pcm_subtype("flac", 12), pcm_subtype("aiff", 20)
     ('PCM_U8', 'PCM_16', 'PCM_24')
     """
-    if isinstance(bits, bool) or not isinstance(bits, int | np.integer) or not 1 <= bits <= 32:
-        raise InvalidParameter(f"bits must be an integer in 1..32, got {bits!r}")
+    check_bits(bits, 1, 32)
     if fmt == "ogg":
         raise UnsupportedFormat(
             "OGG Vorbis is lossy and has no bit depth, so a requantized grid does not survive "

@@ -248,7 +248,7 @@ class NoiseShaped(Quantizer):
         """The largest |error| of an unclipped sample, in LSB: half a step + the dither peak."""
         if self.dither is None:
             return 0.5
-        a = default_amplitude(self.dither) if self.amplitude is None else float(self.amplitude)
+        _, a = self._dither_code()
         peak = {"rpdf": a / 2, "tpdf": a, "hp-tpdf": a, "gaussian": _GAUSS_PEAK * a}
         return 0.5 + peak[self.dither]
 
