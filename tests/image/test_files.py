@@ -19,7 +19,9 @@ def _rgb(h: int = 12, w: int = 10, seed: int = 0) -> np.ndarray:
 
 def _png(width: int, height: int, depth: int, colour_type: int, raw: bytes) -> bytes:
     def chunk(tag: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+        return (
+            struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+        )
 
     header = struct.pack(">IIBBBBB", width, height, depth, colour_type, 0, 0, 0)
     return (
@@ -191,7 +193,11 @@ def test_write_refuses_bad_names_and_leaves_nothing(tmp_path):
     with pytest.raises(qa.OutputError, match="does not exist"):
         files.write(tmp_path / "no" / "x.png", _rgb())
     with pytest.raises(qa.InvalidInput, match="below the palette size"):
-        files.write_indexed(tmp_path / "p.png", np.full((2, 2), 3, np.uint8), np.zeros((2, 3), np.uint8))
+        files.write_indexed(
+            tmp_path / "p.png", np.full((2, 2), 3, np.uint8), np.zeros((2, 3), np.uint8)
+        )
     with pytest.raises(qa.UnsupportedFormat, match="palette image"):
-        files.write_indexed(tmp_path / "p.jpg", np.zeros((2, 2), np.uint8), np.zeros((2, 3), np.uint8))
+        files.write_indexed(
+            tmp_path / "p.jpg", np.zeros((2, 2), np.uint8), np.zeros((2, 3), np.uint8)
+        )
     assert list(tmp_path.iterdir()) == []

@@ -1,4 +1,4 @@
-"""quanta.image.measure: PSNR, SSIM and CIEDE2000 in stripes equal scikit-image's one-piece values."""
+"""quanta.image.measure: PSNR, SSIM and CIEDE2000 in stripes equal scikit-image's values."""
 
 from __future__ import annotations
 
@@ -29,7 +29,9 @@ def test_stripes_equal_one_piece(pair, monkeypatch, stripe):
     m = measure.compare(a, b)
     mse = np.mean((a.astype(float) - b) ** 2)
     assert m.psnr_db == pytest.approx(10 * math.log10(255**2 / mse), rel=1e-12)
-    assert m.ssim == pytest.approx(structural_similarity(a, b, data_range=255, channel_axis=-1), abs=1e-12)
+    assert m.ssim == pytest.approx(
+        structural_similarity(a, b, data_range=255, channel_axis=-1), abs=1e-12
+    )
     de = deltaE_ciede2000(rgb2lab(a), rgb2lab(b))
     assert m.delta_e_mean == pytest.approx(de.mean(), rel=1e-9)
     assert m.delta_e_p95 == pytest.approx(np.percentile(de, 95), abs=2e-3)

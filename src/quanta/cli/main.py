@@ -30,6 +30,8 @@ def cli() -> None:
       quanta demo                              the whole workflow on bundled real data
       quanta audio requantize IN.wav OUT.wav --bits 16
                                                audio bit depth with dither and shaping
+      quanta image quantize IN.jpg -o OUT.png --colors 16
+                                               a palette image, with dither if asked
 
     DATA is .npy, .npz, .csv/.txt, .wav/.flac or .png/.jpg (told by content).
     Run `quanta COMMAND --help` for each command's options and examples.
@@ -39,8 +41,9 @@ def cli() -> None:
 def _register_commands() -> None:
     from quanta.cli.audio import audio
     from quanta.cli.commands import analyze, demo, methods, quantize
+    from quanta.cli.image import image
 
-    for command in (analyze, quantize, demo, methods, audio):
+    for command in (analyze, quantize, demo, methods, audio, image):
         cli.add_command(command)
 
 

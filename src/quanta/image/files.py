@@ -161,15 +161,12 @@ def read(
             pixels = _pixels(img, described, alpha)
         except (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error) as exc:
             raise CorruptData(
-                f"'{path}' is a corrupt or truncated {described.format} image "
-                f"({_one_line(exc)})"
+                f"'{path}' is a corrupt or truncated {described.format} image ({_one_line(exc)})"
             ) from None
     return pixels
 
 
-def write(
-    path: str | os.PathLike[str], image: np.ndarray, *, quality: int | None = None
-) -> int:
+def write(path: str | os.PathLike[str], image: np.ndarray, *, quality: int | None = None) -> int:
     """Write a gray or RGB image (uint8, or uint16 gray to PNG/TIFF) atomically.
 
     The format follows the suffix (``.png``, ``.jpg``, ``.tif``, ``.bmp``, ``.gif``, ``.webp``);
@@ -193,9 +190,7 @@ def write(
     return _save(path, _to_pil(image), fmt, options)
 
 
-def write_indexed(
-    path: str | os.PathLike[str], indices: np.ndarray, palette: np.ndarray
-) -> int:
+def write_indexed(path: str | os.PathLike[str], indices: np.ndarray, palette: np.ndarray) -> int:
     """Write a palette (indexed) PNG or GIF: ``indices`` (H, W) into ``palette`` (K, 3) uint8.
 
     PNG stores the indices at 1, 2, 4 or 8 bits per pixel, as few as K needs. Returns the
@@ -228,9 +223,7 @@ def write_indexed(
     if indices.ndim != 2 or indices.size == 0:
         raise InvalidInput(f"indices must be a non-empty (H, W) array; got shape {indices.shape}")
     if indices.dtype.kind not in "ui" or (indices.size and int(indices.max()) >= len(palette)):
-        raise InvalidInput(
-            f"indices must be integers below the palette size {len(palette)}"
-        )
+        raise InvalidInput(f"indices must be integers below the palette size {len(palette)}")
     height, width = indices.shape
     img = Image.frombytes("P", (width, height), np.ascontiguousarray(indices, np.uint8).tobytes())
     img.putpalette(palette.tobytes(), rawmode="RGB")
@@ -289,9 +282,8 @@ def _open(path: Path, max_pixels: int):  # -> PIL.Image.Image
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(path, formats=_READ_FORMATS)
     except UnidentifiedImageError:
-        raise UnsupportedFormat(
-            f"'{path}' is not an image quanta reads ({', '.join(sorted(set(IMAGE_SUFFIXES.values())))})"
-        ) from None
+        known = ", ".join(sorted(set(IMAGE_SUFFIXES.values())))
+        raise UnsupportedFormat(f"'{path}' is not an image quanta reads ({known})") from None
     except Image.DecompressionBombError as exc:
         raise CorruptData(f"refusing '{path}': {_one_line(exc)}") from None
     except (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error) as exc:
