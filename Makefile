@@ -41,6 +41,7 @@ bench: install-dev
 docs: install
 	$(BIN)/python docs/adaptive_table.py
 	$(BIN)/python docs/audio_table.py
+	$(BIN)/python docs/image_table.py
 
 lint: install-dev
 	$(BIN)/ruff check src tests benchmarks docs

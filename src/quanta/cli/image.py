@@ -187,13 +187,14 @@ def quantize(
 @click.option(
     "--adaptive",
     is_flag=True,
-    help="Scale each 16x16 macroblock's steps by its activity (texture masking); the "
-    "scales are counted as side information.",
+    help="Choose a step scale for each 16x16 macroblock (texture masking, by a rate-"
+    "distortion search); the scales are counted as side information.",
 )
 @click.option(
     "--strength",
     type=float,
-    help="Exponent of the adaptation, 0-2 (default 0.5): steps grow as activity**strength.",
+    help="Masking exponent of --adaptive, 0-2 (default 0.8): 1 weighs errors as SSIM does, "
+    "0 as squared error (PSNR).",
 )
 @_alpha_option
 @_plot_option("Also write a side-by-side PNG: original, reconstruction, amplified error.")

@@ -50,6 +50,8 @@ _WHERE = {
     "srgb_to_linear": "quanta.image.color",
     "linear_to_srgb": "quanta.image.color",
     "DCTResult": "quanta.image.dct",
+    "DEFAULT_STRENGTH": "quanta.image.dct",
+    "SCALE_LEVELS": "quanta.image.dct",
     "dct_quantize": "quanta.image.dct",
     "jpeg_quant_tables": "quanta.image.dct",
     "DCTFileResult": "quanta.image.dctfile",
