@@ -22,9 +22,11 @@ Each 16x16 luma macroblock (with its chroma) picks a step multiplier ``2 ** (k /
   macroblocks at ``k = -4`` and ``k = +4``, times 1.5 (tuned). Where that slope cannot be
   measured (a flat image), every ``k`` is 0.
 
-The scale indices cost side information, so the choice runs left to right along each
-macroblock row and charges a change of ``d`` levels from the left neighbour
-``lambda * 6 * (1 + |d| / 4)`` bits; the stream is then coded as differences to the left
+The scale indices cost side information, so a change of ``d`` levels from the left
+neighbour is charged ``lambda * 6 * (1 + |d| / 4)`` bits and each macroblock row takes
+the scales that minimize the sum of its Lagrangian costs and changes (dynamic
+programming along the row: about 1 % fewer bits on the test photos than choosing one
+macroblock at a time from left to right); the stream is then coded as differences to the left
 neighbour (the first of a row: to the one above), and :func:`side_bits` counts its
 empirical entropy plus the level table.
 """

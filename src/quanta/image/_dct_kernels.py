@@ -126,29 +126,38 @@ def ac_candidate_costs(coef, table, mults, lengths, sse, bits):  # pragma: no co
 
 @njit(cache=True, nogil=True)
 def choose_scales(cost, change, out):  # pragma: no cover - compiled
-    """Pick one candidate per macroblock, left to right along each row.
+    """Pick one candidate per macroblock: the cheapest path along each row.
 
     ``cost`` (float64, (rows, cols, K)) is each macroblock's Lagrangian cost per
     candidate; ``change`` (float64, K x K) the extra cost of candidate ``j`` after
-    candidate ``i`` on its left (the side information; zero on the diagonal). The first
-    macroblock of a row takes its cheapest candidate. ``out`` (int64, (rows, cols))
-    receives the chosen candidate indices.
+    candidate ``i`` on its left (the side information; zero on the diagonal). Each row's
+    candidates minimize the sum of their costs and changes (dynamic programming over the
+    row, Viterbi). ``out`` (int64, (rows, cols)) receives the chosen candidate indices.
     """
     rows, cols, k = cost.shape
+    acc = np.empty((cols, k))
+    back = np.zeros((cols, k), dtype=np.int64)
     for r in range(rows):
-        prev = -1
-        for c in range(cols):
-            best = 0
-            best_cost = np.inf
+        for j in range(k):
+            acc[0, j] = cost[r, 0, j]
+        for c in range(1, cols):
             for j in range(k):
-                v = cost[r, c, j]
-                if prev >= 0:
-                    v += change[prev, j]
-                if v < best_cost:
-                    best_cost = v
-                    best = j
+                best = 0
+                best_cost = np.inf
+                for i in range(k):
+                    v = acc[c - 1, i] + change[i, j]
+                    if v < best_cost:
+                        best_cost = v
+                        best = i
+                acc[c, j] = best_cost + cost[r, c, j]
+                back[c, j] = best
+        best = 0
+        for j in range(1, k):
+            if acc[cols - 1, j] < acc[cols - 1, best]:
+                best = j
+        for c in range(cols - 1, -1, -1):
             out[r, c] = best
-            prev = best
+            best = back[c, best]
 
 
 def entropy_bits(hist: np.ndarray) -> float:
