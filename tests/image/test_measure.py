@@ -22,9 +22,10 @@ def pair() -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.mark.parametrize("stripe", [37, 256, 1000])
 def test_stripes_equal_one_piece(pair, monkeypatch, stripe):
+    monkeypatch.setattr(measure, "_MIN_STRIPE_ROWS", 1)
     """Reference: scikit-image 0.26 structural_similarity (7x7 window, channel_axis=-1) and
     deltaE_ciede2000 on rgb2lab, computed on the whole image at once."""
-    monkeypatch.setattr(measure, "_STRIPE_ROWS", stripe)
+    monkeypatch.setattr(measure, "_STRIPE_PIXELS", stripe * 512)  # stripe rows of 512 pixels
     a, b = pair
     m = measure.compare(a, b)
     mse = np.mean((a.astype(float) - b) ** 2)
@@ -72,3 +73,13 @@ def test_mismatched_images_are_refused():
         measure.compare(np.zeros((4, 4), np.uint8), np.zeros((4, 4), np.uint16))
     with pytest.raises(qa.InvalidInput, match="needs RGB"):
         measure.delta_e(np.zeros((4, 4), np.uint8), np.zeros((4, 4), np.uint8))
+
+
+def test_a_quantized_image_is_measured_without_expanding_it(pair):
+    from quanta.image.quantize import quantize_colors
+
+    photo = pair[0]
+    q = quantize_colors(photo, 16)
+    assert measure.compare(photo, q) == measure.compare(photo, q.to_image())
+    gray = quantize_colors(photo[..., 1], 8)
+    assert measure.compare(photo[..., 1], gray) == measure.compare(photo[..., 1], gray.to_image())

@@ -9,6 +9,7 @@ file's size is reported next to the estimate.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import time
@@ -103,10 +104,13 @@ def dct_file(
     )
     write(output, result.image)
     seconds = time.perf_counter() - start
+    metrics = compare(image, result.image, bits=result.bits).to_dict() if measure else None
+    reconstruction_shape = result.image.shape
+    result = dataclasses.replace(result, image=np.empty((0,) * len(reconstruction_shape)))
+    # (the reconstruction is freed before Pillow's encoder makes its own copy of the image)
     jpeg_bytes = _pillow_jpeg_size(image, quality, subsampling)
     height, width = image.shape[:2]
     pixels = height * width
-    metrics = compare(image, result.image, bits=result.bits).to_dict() if measure else None
     return DCTFileResult(
         source=str(source),
         output=str(output),

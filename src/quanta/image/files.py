@@ -67,6 +67,7 @@ IMAGE_SUFFIXES = {
 _READ_FORMATS = sorted(set(IMAGE_SUFFIXES.values()))  # JPEG also opens MPO files
 _ALPHA_MODES = {"RGBA", "LA", "La", "PA", "RGBa"}
 _GRAY_MODES = {"1", "L"}
+_READ_STRIPE_PIXELS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -225,7 +226,8 @@ def write_indexed(path: str | os.PathLike[str], indices: np.ndarray, palette: np
     if indices.dtype.kind not in "ui" or (indices.size and int(indices.max()) >= len(palette)):
         raise InvalidInput(f"indices must be integers below the palette size {len(palette)}")
     height, width = indices.shape
-    img = Image.frombytes("P", (width, height), np.ascontiguousarray(indices, np.uint8).tobytes())
+    buffer = np.ascontiguousarray(indices, np.uint8)  # shared with the Image, not copied
+    img = Image.frombuffer("P", (width, height), buffer, "raw", "P", 0, 1)
     img.putpalette(palette.tobytes(), rawmode="RGB")
     return _save(path, img, fmt, {"optimize": True})
 
@@ -351,31 +353,43 @@ def _png_bit_depth(path: Path) -> int:
 
 
 def _pixels(img, described: ImageInfo, alpha: str) -> np.ndarray:
+    """The decoded pixels as uint8 (or uint16 gray), converted stripe by stripe into one
+    preallocated array: Pillow's own buffer (4 bytes per RGB pixel) plus the result is the
+    peak, not the two or three whole-image copies ``np.asarray(img)`` or
+    ``img.convert`` would make on the way."""
+    from PIL import Image
+
     mode = img.mode
     if mode == "F":
         raise UnsupportedFormat(
             f"'{described.path}' holds floating-point pixels; quanta.image reads 8/16-bit "
             f"images (use quanta.io.read for the raw values)"
         )
-    if mode.startswith("I;16") or mode == "I":
-        array = np.asarray(img)
-        if array.size and (int(array.min()) < 0 or int(array.max()) > 0xFFFF):
-            raise UnsupportedFormat(
-                f"'{described.path}' holds 32-bit integer pixels; quanta.image reads 8/16-bit"
-            )
-        return array.astype(np.uint16)
-    if described.alpha:
-        rgba = img.convert("RGBA")
-        if alpha == "flatten":
-            from PIL import Image
-
-            white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-            rgba = Image.alpha_composite(white, rgba)
-        target = "L" if described.channels == 1 else "RGB"
-        return np.asarray(rgba.convert(target))
-    if mode == "L" or mode == "RGB":
-        return np.asarray(img)
-    return np.asarray(img.convert("L" if described.channels == 1 else "RGB"))
+    width, height = img.size
+    deep = mode.startswith("I;16") or mode == "I"
+    target = "L" if described.channels == 1 else "RGB"
+    shape = (height, width) if deep or target == "L" else (height, width, 3)
+    out = np.empty(shape, np.uint16 if deep else np.uint8)
+    rows = max(1, _READ_STRIPE_PIXELS // max(width, 1))
+    for r0 in range(0, height, rows):
+        part = img.crop((0, r0, width, min(height, r0 + rows)))
+        if deep:
+            values = np.asarray(part)
+            if values.size and (int(values.min()) < 0 or int(values.max()) > 0xFFFF):
+                raise UnsupportedFormat(
+                    f"'{described.path}' holds 32-bit integer pixels; quanta.image reads 8/16-bit"
+                )
+            out[r0 : r0 + rows] = values
+            continue
+        if described.alpha:
+            part = part.convert("RGBA")
+            if alpha == "flatten":
+                white = Image.new("RGBA", part.size, (255, 255, 255, 255))
+                part = Image.alpha_composite(white, part)
+        if part.mode != target:
+            part = part.convert(target)
+        out[r0 : r0 + rows] = np.asarray(part)
+    return out
 
 
 def _format_for(path: Path) -> str:

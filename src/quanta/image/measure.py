@@ -32,7 +32,8 @@ __all__ = ["ImageComparison", "compare", "psnr_db", "ssim", "delta_e"]
 
 Progress = Callable[[int, int, str], None]
 
-_STRIPE_ROWS = 256
+_STRIPE_PIXELS = 1 << 17  # float64 temporaries of a few MB whatever the width
+_MIN_STRIPE_ROWS = 16
 _SSIM_WINDOW = 7
 _DELTA_E_BIN = 1e-3
 _DELTA_E_TOP = 200.0  # CIEDE2000 between sRGB colours stays below ~120
@@ -78,6 +79,8 @@ def compare(
     ----------
     reference, test : ndarray
         Same shape and dtype: uint8 gray (H, W) or RGB (H, W, 3), or uint16 gray.
+        ``test`` may also be a :class:`~quanta.image.quantize.QuantizedImage`, measured
+        stripe by stripe without expanding it into a full image.
     bits : float, optional
         The rate spent on ``test`` in bits (a file size x 8, say), reported per pixel.
     colour : bool
@@ -93,8 +96,9 @@ def compare(
     want_delta_e = colour and reference.ndim == 3
     de_sum = 0.0
     de_hist = np.zeros(int(_DELTA_E_TOP / _DELTA_E_BIN) + 1, np.int64) if want_delta_e else None
-    for r0 in range(0, height, _STRIPE_ROWS):
-        r1 = min(height, r0 + _STRIPE_ROWS)
+    step = _stripe_rows(reference)
+    for r0 in range(0, height, step):
+        r1 = min(height, r0 + step)
         diff = reference[r0:r1].astype(np.int64) - test[r0:r1]
         flat = diff.ravel()
         squared += float(np.dot(flat, flat))  # int64 dot: exact
@@ -146,8 +150,9 @@ def ssim(reference: np.ndarray, test: np.ndarray) -> float | None:
     data_range = float(np.iinfo(reference.dtype).max)
     channel_axis = -1 if reference.ndim == 3 else None
     total = 0.0
-    for r0 in range(0, height, _STRIPE_ROWS):
-        r1 = min(height, r0 + _STRIPE_ROWS)
+    step = _stripe_rows(reference)
+    for r0 in range(0, height, step):
+        r1 = min(height, r0 + step)
         c0, c1 = max(0, r0 - pad), min(height, r1 + pad)
         if c1 - c0 < _SSIM_WINDOW:  # a last sliver: widen the context upwards
             c0 = max(0, c1 - _SSIM_WINDOW)
@@ -179,8 +184,9 @@ def delta_e(reference: np.ndarray, test: np.ndarray) -> np.ndarray:
     if reference.ndim != 3:
         raise InvalidInput("ΔE needs RGB images; these are gray")
     out = np.empty(reference.shape[:2], np.float32)
-    for r0 in range(0, reference.shape[0], _STRIPE_ROWS):
-        r1 = min(reference.shape[0], r0 + _STRIPE_ROWS)
+    step = _stripe_rows(reference)
+    for r0 in range(0, reference.shape[0], step):
+        r1 = min(reference.shape[0], r0 + step)
         out[r0:r1] = _delta_e_rows(reference[r0:r1], test[r0:r1])
     return out
 
@@ -197,9 +203,34 @@ def _percentile_from_hist(hist: np.ndarray, q: float) -> float:
     return round(index * _DELTA_E_BIN, 3)
 
 
+def _stripe_rows(image: np.ndarray) -> int:
+    return max(_MIN_STRIPE_ROWS, _STRIPE_PIXELS // image.shape[1])
+
+
+class _PaletteRows:
+    """A :class:`~quanta.image.quantize.QuantizedImage` seen as an image whose rows are
+    expanded from the palette only when sliced, so measuring it costs no full-size copy."""
+
+    def __init__(self, quantized) -> None:  # noqa: ANN001
+        self._q = quantized
+        height, width = quantized.indices.shape
+        self.shape = (height, width) if quantized.gray else (height, width, 3)
+        self.ndim = len(self.shape)
+        self.dtype = np.dtype(np.uint8)
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        palette = self._q.palette[:, 0] if self._q.gray else self._q.palette
+        return palette[self._q.indices[rows]]
+
+
 def _pair(reference: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    from quanta.image.quantize import QuantizedImage
+
     reference = check_image(reference, name="reference")
-    test = check_image(test, name="test image")
+    if isinstance(test, QuantizedImage):
+        test = _PaletteRows(test)  # type: ignore[assignment]
+    elif not isinstance(test, _PaletteRows):
+        test = check_image(test, name="test image")
     if reference.shape != test.shape:
         raise InvalidInput(
             f"the images differ in shape: reference {reference.shape}, test {test.shape}; "

@@ -304,7 +304,7 @@ def quantize_file(
     height, width = image.shape[:2]
     metrics = None
     if measure:
-        metrics = compare(image, result.to_image(), bits=8 * size, progress=progress).to_dict()
+        metrics = compare(image, result, bits=8 * size, progress=progress).to_dict()
     return QuantizeResult(
         source=str(source),
         output=str(output),
@@ -389,7 +389,9 @@ def _dithered_indices(
 
 def _used_entries(indices: np.ndarray, palette: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Drop palette entries no pixel uses and renumber, so the file stores fewer bits."""
-    counts = np.bincount(indices.ravel(), minlength=len(palette))
+    counts = np.zeros(len(palette), np.int64)
+    for r0 in range(0, indices.shape[0], _STRIPE_ROWS):  # bincount widens to int64: stripes
+        counts += np.bincount(indices[r0 : r0 + _STRIPE_ROWS].ravel(), minlength=len(palette))
     used = np.flatnonzero(counts)
     if len(used) == len(palette):
         return indices, palette
