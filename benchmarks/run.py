@@ -44,7 +44,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="small sizes (10^6 / 10^5): a smoke run")
     p.add_argument(
         "--only",
-        choices=("uniform", "lloyd", "adpcm", "lorenzo", "audio"),
+        choices=("uniform", "lloyd", "adpcm", "lorenzo", "audio", "image"),
         help="run one benchmark",
     )
     p.add_argument("--repeat", type=int, default=5, help="timed repeats after the warm-up (5)")
@@ -110,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
 
         seconds = 10.0 if args.quick else 60.0
         sections.append(bench_audio.run(seconds=seconds, repeat=args.repeat, log=_log))
+    if args.only in (None, "image"):
+        import bench_image
+
+        sections.append(bench_image.run(repeat=args.repeat, log=_log))
     elapsed = time.perf_counter() - started
 
     print()
