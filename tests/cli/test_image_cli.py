@@ -148,3 +148,19 @@ def test_bad_inputs_are_one_line_errors(tmp_path, photo_png):
     assert_user_error(
         run("image", "analyze", photo_png, "--plot", tmp_path / "p.png"), "reference"
     )
+
+
+def test_no_measure_skips_the_metrics(photo_png, tmp_path):
+    for command, extra in (("quantize", ("--colors", "8")), ("dct", ("--quality", "40"))):
+        proc = run(
+            "image",
+            command,
+            photo_png,
+            "-o",
+            tmp_path / f"{command}.png",
+            *extra,
+            "--no-measure",
+            "--json",
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["metrics"] is None

@@ -37,6 +37,14 @@ _alpha_option = click.option(
 )
 
 
+_measure_option = click.option(
+    "--no-measure",
+    "no_measure",
+    is_flag=True,
+    help="Skip PSNR/SSIM/ΔE (most of the time on very large images).",
+)
+
+
 def _output_option(help: str):  # noqa: A002, ANN202
     return click.option(
         "-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help=help
@@ -92,6 +100,7 @@ def image() -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of k-means.")
 @_alpha_option
 @_plot_option("Also write a side-by-side PNG: original, quantized, amplified error.")
+@_measure_option
 @_json_option
 def quantize(
     source: Path,
@@ -105,6 +114,7 @@ def quantize(
     seed: int,
     alpha: str,
     plot: Path | None,
+    no_measure: bool,
     as_json: bool,
 ) -> None:
     """Quantize SOURCE to a palette image OUTPUT and report its size and error.
@@ -141,6 +151,7 @@ def quantize(
             serpentine=serpentine,
             seed=seed,
             alpha=alpha,
+            measure=not no_measure,
             progress=callback,
         )
     finally:
@@ -198,6 +209,7 @@ def quantize(
 )
 @_alpha_option
 @_plot_option("Also write a side-by-side PNG: original, reconstruction, amplified error.")
+@_measure_option
 @_json_option
 def dct(
     source: Path,
@@ -208,6 +220,7 @@ def dct(
     strength: float | None,
     alpha: str,
     plot: Path | None,
+    no_measure: bool,
     as_json: bool,
 ) -> None:
     """Quantize SOURCE's 8x8 DCT coefficients as a JPEG encoder would; write the result.
@@ -239,6 +252,7 @@ def dct(
             adaptive=adaptive,
             strength=strength,
             alpha=alpha,
+            measure=not no_measure,
             progress=callback,
         )
     finally:
