@@ -295,11 +295,11 @@ def test_bad_input() -> None:
     for colors in (1, 257, 2.5, True, "8"):
         with pytest.raises(InvalidParameter, match="colors must be"):
             P.design_palette(image, colors)
-    with pytest.raises(InvalidParameter, match="kmeans, median-cut, octree"):
+    with pytest.raises(InvalidParameter, match="'kmeans', 'median-cut', 'octree'"):
         P.design_palette(image, 4, method="wu")
-    with pytest.raises(InvalidParameter, match="rgb, oklab, lab"):
+    with pytest.raises(InvalidParameter, match="'rgb', 'oklab', 'lab'"):
         P.design_palette(image, 4, space="hsv")
-    with pytest.raises(InvalidParameter, match="rgb, oklab, lab"):
+    with pytest.raises(InvalidParameter, match="'rgb', 'oklab', 'lab'"):
         P.map_to_palette(image, image[0, :4], space="xyz")
     for kwargs in ({"sample": 100}, {"max_iter": 0}, {"tol": 1.0}, {"seed": -1}, {"seed": 1.5}):
         with pytest.raises(InvalidParameter):

@@ -60,6 +60,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from quanta.core.base import check_choice
 from quanta.errors import InvalidInput, InvalidParameter
 from quanta.image import _dct_adapt, _jpeg
 
@@ -217,8 +218,8 @@ def dct_quantize(
     """
     image = _check_image(image)
     quality = _check_quality(quality)
-    subsampling = _check_choice("subsampling", subsampling, _SUBSAMPLINGS)
-    upsampling = _check_choice("upsampling", upsampling, _UPSAMPLINGS)
+    check_choice("subsampling", subsampling, _SUBSAMPLINGS)
+    check_choice("upsampling", upsampling, _UPSAMPLINGS)
     strength = _check_strength(strength)
     if not isinstance(adaptive, bool | np.bool_):
         raise InvalidParameter(f"adaptive must be True or False, got {adaptive!r}")
@@ -274,12 +275,6 @@ def _check_quality(quality: Any) -> int:
     if not 1 <= quality <= 100:
         raise InvalidParameter(f"quality must be in 1..100, got {quality}")
     return int(quality)
-
-
-def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in allowed:
-        raise InvalidParameter(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
-    return value
 
 
 def _check_strength(strength: Any) -> float:

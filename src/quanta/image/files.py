@@ -45,6 +45,7 @@ __all__ = [
     "DEFAULT_MAX_PIXELS",
     "ImageInfo",
     "check_image",
+    "check_palette",
     "info",
     "read",
     "write",
@@ -215,12 +216,8 @@ def write_indexed(path: str | os.PathLike[str], indices: np.ndarray, palette: np
         raise UnsupportedFormat(
             f"a palette image is written as .png or .gif, not {path.suffix or 'no suffix'}"
         )
-    palette = np.asarray(palette)
+    palette = check_palette(palette)
     indices = np.asarray(indices)
-    if palette.ndim != 2 or palette.shape[1] != 3 or not 1 <= palette.shape[0] <= 256:
-        raise InvalidInput(f"palette must be (K, 3) with K in 1..256; got shape {palette.shape}")
-    if palette.dtype != np.uint8:
-        raise InvalidInput(f"palette must be uint8 sRGB, got {palette.dtype}")
     if indices.ndim != 2 or indices.size == 0:
         raise InvalidInput(f"indices must be a non-empty (H, W) array; got shape {indices.shape}")
     if indices.dtype.kind not in "ui" or (indices.size and int(indices.max()) >= len(palette)):
@@ -260,6 +257,16 @@ def check_image(image: np.ndarray, *, name: str = "image") -> np.ndarray:
     if image.dtype == np.uint16 and image.ndim == 3:
         raise InvalidInput(f"16-bit {name}s must be gray; convert colour to uint8 first")
     return image
+
+
+def check_palette(palette: np.ndarray) -> np.ndarray:
+    """Return ``palette`` as an array after checking it is (K, 3) uint8 sRGB, K in 1..256."""
+    palette = np.asarray(palette)
+    if palette.ndim != 2 or palette.shape[1] != 3 or not 1 <= palette.shape[0] <= 256:
+        raise InvalidInput(f"palette must be (K, 3) with K in 1..256; got shape {palette.shape}")
+    if palette.dtype != np.uint8:
+        raise InvalidInput(f"palette must be uint8 sRGB codes, got {palette.dtype}")
+    return palette
 
 
 # --------------------------------------------------------------------------- internals

@@ -68,8 +68,10 @@ from typing import Any
 
 import numpy as np
 
+from quanta.core.base import check_choice
 from quanta.errors import InvalidInput, InvalidParameter
 from quanta.image.color import SPACES, from_space, to_space
+from quanta.image.files import check_palette
 
 __all__ = ["METHODS", "design_palette", "map_to_palette"]
 
@@ -157,8 +159,8 @@ def design_palette(
     """
     image = _check_image(image)
     k = _check_colors(colors)
-    _check_choice("method", method, METHODS)
-    _check_choice("space", space, SPACES)
+    check_choice("method", method, METHODS)
+    check_choice("space", space, SPACES)
     rng = _check_seed(seed)
     sample = _check_int("sample", sample, 256)
     max_iter = _check_int("max_iter", max_iter, 1)
@@ -219,8 +221,8 @@ def map_to_palette(
     """
 
     image = _check_image(image)
-    palette = _check_palette(palette)
-    _check_choice("space", space, SPACES)
+    palette = check_palette(palette)
+    check_choice("space", space, SPACES)
     search = _Search(to_space(palette, space, dtype=np.float64))
     height, width = image.shape[:2]
     out = np.empty((height, width), np.uint8)
@@ -795,26 +797,12 @@ def _check_image(image: Any) -> np.ndarray:
     return image
 
 
-def _check_palette(palette: Any) -> np.ndarray:
-    palette = np.asarray(palette)
-    if palette.ndim != 2 or palette.shape[1] != 3 or not 1 <= palette.shape[0] <= 256:
-        raise InvalidInput(f"palette must be (K, 3) with K in 1..256; got shape {palette.shape}")
-    if palette.dtype != np.uint8:
-        raise InvalidInput(f"palette must be uint8 sRGB codes, got {palette.dtype}")
-    return palette
-
-
 def _check_colors(colors: Any) -> int:
     if isinstance(colors, bool) or not isinstance(colors, int | np.integer):
         raise InvalidParameter(f"colors must be an integer in 2..256, got {colors!r}")
     if not 2 <= colors <= 256:
         raise InvalidParameter(f"colors must be in 2..256, got {colors}")
     return int(colors)
-
-
-def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
-    if not isinstance(value, str) or value not in allowed:
-        raise InvalidParameter(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:

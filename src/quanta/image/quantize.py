@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from quanta.core.base import check_choice
 from quanta.errors import InvalidInput, InvalidParameter
 from quanta.image.files import check_image
 
@@ -195,12 +196,8 @@ def quantize_colors(
     from quanta.image.palette import design_palette, map_to_palette
 
     image = check_image(image)
-    if image.dtype != np.uint8:
-        raise InvalidInput(
-            "quantize_colors takes uint8 images; reduce 16-bit gray to 8 bits first "
-            "(image >> 8), or use requantize_gray"
-        )
     dither = _check_dither(dither)
+    # design_palette checks the rest: uint8 samples, colors, method and space
     palette = design_palette(image, colors, method=method, space=space, seed=seed)
     if dither == "none":
         indices = map_to_palette(image, palette, space=space, progress=progress)
@@ -326,8 +323,7 @@ def quantize_file(
 
 
 def _check_dither(dither: str) -> str:
-    if dither not in DITHERS:
-        raise InvalidParameter(f"dither must be one of {', '.join(DITHERS)}; got {dither!r}")
+    check_choice("dither", dither, DITHERS)
     return dither
 
 
