@@ -163,10 +163,7 @@ def quantize(
         render.print_json(payload)
         return
     rows = [
-        (
-            "output",
-            f"{result.output}  ({result.colors} colours, {result.width} x {result.height})",
-        ),
+        ("output", f"{result.output}  ({result.colors} colours, {_size(result)})"),
         ("method", _describe_quantize(result)),
         ("file", f"{result.file_bytes:,} bytes = {result.bits_per_pixel:.3f} bits/pixel"),
         *_metric_rows(result.metrics, rate=False),
@@ -265,7 +262,7 @@ def dct(
         render.print_json(payload)
         return
     rows = [
-        ("output", f"{result.output}  ({result.width} x {result.height}, reconstruction)"),
+        ("output", f"{result.output}  ({_size(result)}, reconstruction)"),
         ("quantizer", title),
         (
             "rate",
