@@ -1,0 +1,350 @@
+"""Numba kernels of error-bounded prediction: Lorenzo and multilevel interpolation.
+
+Both kernels run the encoder and the decoder from one piece of code (a flag or
+``mode`` selects which), so the decoder rebuilds exactly the values the encoder predicted
+from. Arrays arrive as 3-D C-contiguous views (a 1-D or 2-D array gets leading
+axes of length 1; more axes are merged into the first).
+
+Each value ``x`` is predicted from already *reconstructed* neighbours as ``p``
+(float64), quantized as ``q = round((x − p) / 2ε)`` and reconstructed as
+``x̂ = dtype(p + 2ε·q)``. The encoder checks ``|x̂ − x| ≤ ε`` on the value the
+decoder will hold (after rounding to the data's dtype); when that fails, when
+``|q|`` exceeds the code radius, or when ``x`` or ``p`` is not finite, the value
+is an *outlier*: its code is 0, it is stored exactly in ``outliers`` (in visiting
+order) and reconstructed exactly. Codes of predicted values are ``q + radius + 1``
+(so 1 … 2·radius + 1). NaN and ±Inf are always outliers. Interpolation leaves a
+neighbour that is not finite out of the prediction (see :func:`_predict_line`), so
+a NaN island costs its own values, not its surroundings'; Lorenzo makes the values
+next to one outliers too (stored exactly, so the harm stops there).
+
+Visiting orders (what the code stream follows):
+
+``lorenzo``
+    C order. The 3-D Lorenzo predictor (Ibarria et al. 2003) from the 7
+    reconstructed neighbours behind the value; on the array's faces it falls
+    back to the 2-D and 1-D forms, and the first value is predicted as 0.
+``interp``
+    SZ3's multilevel interpolation (Zhao et al., ICDE 2021): the value at the
+    origin first (predicted as 0), then level by level from the coarsest grid
+    (stride 2^(L−1)) to the finest (stride 1); within a level, axis by axis in
+    ``order``, the values at odd multiples of the stride along that axis are
+    interpolated from the grid already known along it — cubic
+    ``(−a + 9b + 9c − d)/16`` inside, quadratic near the ends, linear
+    extrapolation past the last known value. One (level, axis) is a *pass*
+    (:func:`interp_passes` lists them); a value is predicted only from values of
+    earlier passes, so a decoder can compute the *context* of every value of a
+    pass — ⌊log2(1 + |c − b|/2ε)⌋ of its two nearest neighbours, capped — before
+    it decodes the pass's codes, and the codes are entropy-coded per context.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = [
+    "MODE_CONTEXT",
+    "MODE_DECODE",
+    "MODE_ENCODE",
+    "interp_levels",
+    "interp_pass",
+    "interp_passes",
+    "lorenzo_run",
+]
+
+MODE_ENCODE = 0
+MODE_CONTEXT = 1
+MODE_DECODE = 2
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _finite(v):  # pragma: no cover
+    return v - v == 0.0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _visit(
+    x, r, codes, outliers, pos, nout, i, p, eps, inv_step, step, radius, decode, stats
+):  # pragma: no cover
+    """Quantize (or, decoding, rebuild) flat element ``i`` predicted as ``p``.
+
+    Returns ``(pos + 1, nout)``. Encoding adds the error made to ``stats``: [max |e|, Σe²].
+    """
+    if decode:
+        c = codes[pos]
+        if c == 0:
+            r[i] = outliers[nout]
+            nout += 1
+        else:
+            r[i] = p + (c - radius - 1) * step
+        return pos + 1, nout
+    v = x[i]
+    ok = False
+    q = 0.0
+    e = 0.0
+    if _finite(p):
+        d = (np.float64(v) - p) * inv_step
+        if d > -radius - 0.5 and d < radius + 0.5:
+            q = np.floor(d + 0.5)
+            rv = r.dtype.type(p + q * step)
+            e = abs(np.float64(rv) - np.float64(v))
+            ok = e <= eps
+            if ok:
+                r[i] = rv
+    if ok:
+        codes[pos] = np.int32(q) + radius + 1
+        if e > stats[0]:
+            stats[0] = e
+        stats[1] += e * e
+    else:
+        if nout >= outliers.size:
+            raise IndexError("outlier buffer full")
+        codes[pos] = 0
+        outliers[nout] = v
+        r[i] = v
+        nout += 1
+    return pos + 1, nout
+
+
+@njit(cache=True, nogil=True)
+def lorenzo_run(x, r, codes, outliers, eps, radius, decode, stats):  # pragma: no cover
+    """Lorenzo prediction in C order over the 3-D reconstruction ``r`` (``x``: the flat input).
+
+    Returns the number of outliers; encoding adds the errors made to ``stats``.
+    """
+    n0, n1, n2 = r.shape
+    rf = r.reshape(-1)
+    s1 = n2
+    s0 = n1 * n2
+    step = 2.0 * eps
+    inv_step = 1.0 / step
+    pos = 0
+    nout = 0
+    for i0 in range(n0):
+        for i1 in range(n1):
+            base = i0 * s0 + i1 * s1
+            for i2 in range(n2):
+                i = base + i2
+                a = i2 > 0
+                b = i1 > 0
+                c = i0 > 0
+                p = 0.0
+                if a:
+                    p += rf[i - 1]
+                if b:
+                    p += rf[i - s1]
+                if c:
+                    p += rf[i - s0]
+                if a and b:
+                    p -= rf[i - 1 - s1]
+                if a and c:
+                    p -= rf[i - 1 - s0]
+                if b and c:
+                    p -= rf[i - s1 - s0]
+                if a and b and c:
+                    p += rf[i - 1 - s1 - s0]
+                pos, nout = _visit(
+                    x,
+                    rf,
+                    codes,
+                    outliers,
+                    pos,
+                    nout,
+                    i,
+                    p,
+                    eps,
+                    inv_step,
+                    step,
+                    radius,
+                    decode,
+                    stats,
+                )
+    return nout
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _predict_line(rf, i, j, s, n, fs, cubic):  # pragma: no cover
+    """(prediction, activity) at line position ``j`` (an odd multiple of ``s``, ``j < n``).
+
+    ``i`` is the flat index of the value and ``fs`` the flat distance of ``s`` steps.
+    Neighbours that are not finite are left out (the prediction falls back to fewer).
+    The activity is ``|c − b|`` of the two nearest neighbours (0 where there is one).
+    """
+    b = rf[i - fs]
+    has_c = j + s < n
+    has_a = j >= 3 * s
+    has_d = j + 3 * s < n
+    bf = _finite(b)
+    if has_c:
+        c = rf[i + fs]
+        cf = _finite(c)
+        if bf and cf:
+            act = abs(np.float64(c) - np.float64(b))
+            if cubic:
+                a = rf[i - 3 * fs] if has_a else 0.0
+                d = rf[i + 3 * fs] if has_d else 0.0
+                af = has_a and _finite(a)
+                df = has_d and _finite(d)
+                if af and df:
+                    return (-a + 9.0 * b + 9.0 * c - d) * 0.0625, act
+                if df:
+                    return (3.0 * b + 6.0 * c - d) * 0.125, act
+                if af:
+                    return (-a + 6.0 * b + 3.0 * c) * 0.125, act
+            return 0.5 * (np.float64(b) + np.float64(c)), act
+        if bf:
+            return np.float64(b), 0.0
+        if cf:
+            return np.float64(c), 0.0
+        return 0.0, 0.0
+    if not bf:
+        return 0.0, 0.0
+    if has_a:
+        a = rf[i - 3 * fs]
+        if _finite(a):
+            return 1.5 * b - 0.5 * a, abs(np.float64(b) - np.float64(a))
+    return np.float64(b), 0.0
+
+
+def interp_levels(shape: tuple[int, int, int]) -> int:
+    """Number of levels L: the coarsest stride 2^(L−1) is at least half the longest axis."""
+    longest = max(shape)
+    levels = 0
+    while (1 << levels) < longest:
+        levels += 1
+    return levels
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _activity_context(act, inv_step, top):  # pragma: no cover
+    """Context of a value whose neighbours differ by ``act``: ⌊log2(1 + act/2ε)⌋ up to ``top``."""
+    c = int(min(act * inv_step, 1e9))
+    b = 0
+    while c > 0 and b < top:
+        c >>= 1
+        b += 1
+    return b
+
+
+@njit(cache=True, nogil=True)
+def interp_pass(
+    x, r, codes, outliers, pos, nout, eps, radius, order, lv, k, cubic, mode, ctx, top, stats
+):  # pragma: no cover
+    """One pass of the multilevel interpolation: level ``lv`` (stride 2^(lv−1)), axis ``order[k]``.
+
+    ``r`` is the 3-D reconstruction and ``x`` the flat input (encoding only). Values of one
+    pass are predicted only from values of earlier passes, so a decoder can work out the
+    contexts of a whole pass before it decodes its codes. ``mode``: ``MODE_ENCODE`` writes
+    ``codes`` and ``ctx`` from stream position ``pos``; ``MODE_CONTEXT`` writes only ``ctx``;
+    ``MODE_DECODE`` reads ``codes`` and rebuilds ``r``. Encoding adds the errors made to
+    ``stats`` ([max |e|, Σe²]). ``lv = 0`` is the pass of the origin
+    value alone. Returns ``(pos, nout)`` after the pass.
+    """
+    n = r.shape
+    rf = r.reshape(-1)
+    step = 2.0 * eps
+    inv_step = 1.0 / step
+    decode = mode == MODE_DECODE
+    if lv == 0:
+        if mode != MODE_DECODE:
+            ctx[pos] = 0
+        if mode == MODE_CONTEXT:
+            return pos + 1, nout
+        return _visit(
+            x, rf, codes, outliers, pos, nout, 0, 0.0, eps, inv_step, step, radius, decode, stats
+        )
+    strides = (n[1] * n[2], n[2], 1)
+    s = 1 << (lv - 1)
+    big = 2 * s
+    d = order[k]
+    nd = n[d]
+    if s >= nd:
+        return pos, nout
+    start = np.zeros(3, np.int64)
+    stp = np.zeros(3, np.int64)
+    for a in range(3):
+        if a == d:
+            start[a] = s
+            stp[a] = big
+        else:
+            stp[a] = s if _earlier(order, a, k) else big
+    fs = s * strides[d]
+    for i0 in range(start[0], n[0], stp[0]):
+        for i1 in range(start[1], n[1], stp[1]):
+            base = i0 * strides[0] + i1 * strides[1]
+            for i2 in range(start[2], n[2], stp[2]):
+                i = base + i2
+                j = i0 if d == 0 else (i1 if d == 1 else i2)
+                p, act = _predict_line(rf, i, j, s, nd, fs, cubic)
+                if mode == MODE_DECODE:
+                    pos, nout = _visit(
+                        x,
+                        rf,
+                        codes,
+                        outliers,
+                        pos,
+                        nout,
+                        i,
+                        p,
+                        eps,
+                        inv_step,
+                        step,
+                        radius,
+                        True,
+                        stats,
+                    )
+                else:
+                    ctx[pos] = _activity_context(act, inv_step, top)
+                    if mode == MODE_CONTEXT:
+                        pos += 1
+                    else:
+                        pos, nout = _visit(
+                            x,
+                            rf,
+                            codes,
+                            outliers,
+                            pos,
+                            nout,
+                            i,
+                            p,
+                            eps,
+                            inv_step,
+                            step,
+                            radius,
+                            False,
+                            stats,
+                        )
+    return pos, nout
+
+
+def interp_passes(
+    shape: tuple[int, int, int], order: tuple[int, int, int]
+) -> list[tuple[int, int, int]]:
+    """``(lv, k, count)`` of every pass of a 3-D ``shape`` in stream order (first: the origin)."""
+    levels = interp_levels(shape)
+    passes = [(0, 0, 1)]
+    for lv in range(levels, 0, -1):
+        s = 1 << (lv - 1)
+        big = 2 * s
+        for k, d in enumerate(order):
+            if s >= shape[d]:
+                continue
+            count = 1
+            for a in range(3):
+                if a == d:
+                    count *= len(range(s, shape[a], big))
+                elif a in order[:k]:
+                    count *= len(range(0, shape[a], s))
+                else:
+                    count *= len(range(0, shape[a], big))
+            passes.append((lv, k, count))
+    return passes
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _earlier(order, axis, k):  # pragma: no cover
+    """Whether ``axis`` comes before position ``k`` in ``order``."""
+    for m in range(k):
+        if order[m] == axis:
+            return True
+    return False

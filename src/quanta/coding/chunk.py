@@ -1,0 +1,411 @@
+"""Error-bounded compression of one float array (a chunk) to self-describing bytes.
+
+Prediction (Lorenzo or multilevel interpolation, :mod:`quanta.coding._predict_kernels`),
+a uniform quantizer of step 2ε on the prediction residual, and entropy coding of the
+codes (:mod:`quanta.coding.symbols`). Every reconstructed value is within ε of the
+original — checked by the encoder on the value the decoder will hold; what cannot be
+reached within ε (and NaN, ±Inf) is stored exactly.
+
+Byte form of a chunk (little-endian)::
+
+    4 B  magic b"QNTk"
+    u8   chunk format version (1)
+    u8   predictor (0 Lorenzo, 1 linear interpolation, 2 cubic interpolation)
+    u8   axis order of the interpolation (three 2-bit axis numbers)
+    u8   dtype (0 float32, 1 float64)
+    u8   number of dimensions D (0 … 32)
+    D×u64 shape
+    f64  ε, the absolute error bound
+    u32  code radius R (codes 1 … 2R+1; 0 marks an outlier)
+    u64  number of outliers
+    f64  largest |error| made, f64 sum of squared errors (for reports)
+    u64  bytes of the symbol stream, then the stream (symbols.py)
+    u64  bytes of the outliers, then a zstd frame of their raw values
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from quanta.errors import CorruptData, InvalidInput, InvalidParameter
+
+__all__ = ["PREDICTORS", "ChunkInfo", "chunk_info", "compress_chunk", "decompress_chunk"]
+
+PREDICTORS = ("auto", "interp", "interp-linear", "interp-cubic", "lorenzo")
+_MAGIC = b"QNTk"
+_VERSION = 1
+_PRED_IDS = {"lorenzo": 0, "interp-linear": 1, "interp-cubic": 2}
+_PRED_NAMES = {v: k for k, v in _PRED_IDS.items()}
+_DTYPES = (np.dtype("<f4"), np.dtype("<f8"))
+_FIXED = struct.Struct("<4sBBBBB")
+_TAIL = struct.Struct("<dIQdd")
+_RADIUS = 32767
+_TOP_CONTEXT = 7  # contexts 0 … 7 by neighbour activity
+_MAX_NDIM = 32
+_SAMPLE = 1 << 16  # values per candidate when "auto" chooses a predictor
+
+
+@dataclass(frozen=True)
+class ChunkInfo:
+    """What a chunk's header says: shape, dtype, bound, predictor, outliers, error made."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    abs_error: float
+    predictor: str
+    order: tuple[int, int, int]
+    outliers: int
+    max_abs_error: float
+    sse: float
+    nbytes: int
+
+
+def _as3d(shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """3-D shape the kernels work on: leading 1s added, or leading axes merged."""
+    if len(shape) <= 3:
+        return (1,) * (3 - len(shape)) + tuple(shape)  # type: ignore[return-value]
+    return (math.prod(shape[:-2]), shape[-2], shape[-1])
+
+
+def _pack_order(order: tuple[int, int, int]) -> int:
+    return order[0] | (order[1] << 2) | (order[2] << 4)
+
+
+def _unpack_order(b: int) -> tuple[int, int, int]:
+    order = (b & 3, (b >> 2) & 3, (b >> 4) & 3)
+    if sorted(order) != [0, 1, 2]:
+        raise CorruptData(f"chunk declares axis order {order}, not a permutation of 0, 1, 2")
+    return order
+
+
+def _default_order(shape3: tuple[int, int, int]) -> tuple[int, int, int]:
+    """Fastest-varying axis last, as SZ3 does."""
+    return (0, 1, 2)
+
+
+def _encode_stream(
+    x3: np.ndarray, eps: float, pred: str, order: tuple[int, int, int]
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray, int, np.ndarray]:
+    """Run the predictor: codes, contexts (None for Lorenzo), outliers, reconstruction,
+    number of contexts, and [max |error|, sum of squared errors] over the predicted values."""
+    from quanta.coding import _predict_kernels as K
+
+    n = x3.size
+    flat = x3.reshape(-1)
+    r = np.empty(x3.shape, dtype=x3.dtype)
+    codes = np.empty(n, dtype=np.int32)
+    # Outliers are rare: start small, and only if the kernel fills the buffer run again
+    # with room for every value.
+    for capacity in (min(n, max(n // 64, 1024)), n):
+        outliers = np.empty(capacity, dtype=x3.dtype)
+        stats = np.zeros(2)
+        try:
+            if pred == "lorenzo":
+                nout = K.lorenzo_run(flat, r, codes, outliers, eps, _RADIUS, False, stats)
+                return codes, None, outliers[:nout], r, 1, stats
+            ctx = np.empty(n, dtype=np.uint8)
+            cubic = pred == "interp-cubic"
+            order_arr = np.asarray(order, dtype=np.int64)
+            pos, nout = 0, 0
+            for lv, k, _ in K.interp_passes(x3.shape, order):
+                pos, nout = K.interp_pass(
+                    flat,
+                    r,
+                    codes,
+                    outliers,
+                    pos,
+                    nout,
+                    eps,
+                    _RADIUS,
+                    order_arr,
+                    lv,
+                    k,
+                    cubic,
+                    K.MODE_ENCODE,
+                    ctx,
+                    _TOP_CONTEXT,
+                    stats,
+                )
+            return codes, ctx, outliers[:nout], r, _TOP_CONTEXT + 1, stats
+        except IndexError:
+            if capacity == n:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _estimate_bits(
+    codes: np.ndarray, ctx: np.ndarray | None, n_ctx: int, nout: int, itemsize: int
+) -> float:
+    """Empirical conditional entropy of the codes (bits) plus the outliers' raw bits."""
+    total = 0.0
+    groups = [codes] if ctx is None else [codes[ctx == c] for c in range(n_ctx)]
+    for g in groups:
+        if g.size:
+            cnt = np.bincount(g)
+            p = cnt[cnt > 0] / g.size
+            total -= float((p * np.log2(p)).sum()) * g.size
+    return total + nout * 8 * itemsize
+
+
+def _sample(x3: np.ndarray) -> np.ndarray:
+    """A central block of about ``_SAMPLE`` values, for choosing the predictor."""
+    if x3.size <= _SAMPLE:
+        return x3
+    side = _SAMPLE ** (1 / sum(n > 1 for n in x3.shape))
+    sl = []
+    for n in x3.shape:
+        m = min(n, max(int(side), 1))
+        sl.append(slice((n - m) // 2, (n - m) // 2 + m))
+    return np.ascontiguousarray(x3[tuple(sl)])
+
+
+def _choose(x3: np.ndarray, eps: float, predictor: str) -> tuple[str, tuple[int, int, int]]:
+    """Predictor and axis order: as asked, or the cheapest on a sample for ``"auto"``."""
+    order = _default_order(x3.shape)
+    if predictor in ("lorenzo", "interp-linear", "interp-cubic"):
+        return predictor, order
+    candidates = ["interp-linear", "interp-cubic"]
+    if predictor == "auto":
+        candidates.append("lorenzo")
+    sample = _sample(x3)
+    best, best_bits = candidates[0], math.inf
+    for cand in candidates:
+        codes, ctx, outl, _, n_ctx, _ = _encode_stream(sample, eps, cand, order)
+        bits = _estimate_bits(codes, ctx, n_ctx, outl.size, sample.itemsize)
+        if bits < best_bits:
+            best, best_bits = cand, bits
+    return best, order
+
+
+def _zstd() -> Any:
+    import zstandard
+
+    return zstandard
+
+
+def compress_chunk(
+    x: np.ndarray, abs_error: float, *, predictor: str = "auto", coder: str = "ans"
+) -> bytes:
+    """Compress a float32/float64 array so that every value comes back within ``abs_error``.
+
+    Parameters
+    ----------
+    x : ndarray of float32 or float64
+        Any shape and memory layout (a C-ordered copy is made if needed).
+    abs_error : float
+        ε > 0, in the units of ``x``.
+    predictor : {"auto", "interp", "interp-linear", "interp-cubic", "lorenzo"}
+        ``"auto"`` tries each on a sample of the data and keeps the cheapest;
+        ``"interp"`` chooses between the two interpolations only.
+    coder : {"ans", "zstd"}
+
+    Examples
+    --------
+    >>> x = np.sin(np.linspace(0, 10, 1000)).astype(np.float32)
+    >>> y = decompress_chunk(compress_chunk(x, 1e-3))
+    >>> bool(np.abs(y - x).max() <= 1e-3)
+    True
+    """
+    from quanta.coding.symbols import encode_symbols
+
+    x = np.asarray(x)
+    dtype = np.dtype(x.dtype).newbyteorder("<")
+    if dtype not in _DTYPES:
+        raise InvalidInput(f"compress_chunk takes float32 or float64, got {x.dtype}")
+    if predictor not in PREDICTORS:
+        raise InvalidParameter(f"predictor must be one of {PREDICTORS}, got {predictor!r}")
+    if (
+        isinstance(abs_error, bool)
+        or not isinstance(abs_error, numbers.Real)
+        or not (math.isfinite(abs_error) and abs_error > 0)
+    ):
+        raise InvalidParameter(f"abs_error must be a positive finite number, got {abs_error!r}")
+    if x.ndim > _MAX_NDIM:
+        raise InvalidInput(f"arrays of at most {_MAX_NDIM} dimensions, got {x.ndim}")
+    shape = tuple(int(n) for n in x.shape)
+    x3 = np.ascontiguousarray(x, dtype=dtype).reshape(_as3d(shape))
+    eps = float(abs_error)
+    if x3.size:
+        pred, order = _choose(x3, eps, predictor)
+        codes, ctx, outl, r, n_ctx, stats = _encode_stream(x3, eps, pred, order)
+        del r
+        max_err, sse = float(stats[0]), float(stats[1])
+        stream = encode_symbols(codes, ctx, n_ctx, coder)
+    else:
+        pred, order, outl, max_err, sse = "lorenzo", (0, 1, 2), np.zeros(0, dtype), 0.0, 0.0
+        stream = encode_symbols(np.zeros(0, np.int32), None, 1, coder)
+    raw_out = outl.astype(dtype, copy=False).tobytes()
+    packed_out = _zstd().ZstdCompressor(level=3).compress(raw_out)
+    head = _FIXED.pack(
+        _MAGIC, _VERSION, _PRED_IDS[pred], _pack_order(order), _DTYPES.index(dtype), len(shape)
+    )
+    parts = [
+        head,
+        struct.pack(f"<{len(shape)}Q", *shape),
+        _TAIL.pack(eps, _RADIUS, outl.size, max_err, sse),
+        struct.pack("<Q", len(stream)),
+        stream,
+        struct.pack("<Q", len(packed_out)),
+        packed_out,
+    ]
+    return b"".join(parts)
+
+
+def _parse(data: bytes | bytearray | memoryview) -> tuple[ChunkInfo, int, int, Any, Any]:
+    view = memoryview(data).cast("B")
+    if len(view) < _FIXED.size:
+        raise CorruptData("chunk shorter than its header")
+    magic, version, pred_id, order_b, dtype_id, ndim = _FIXED.unpack_from(view, 0)
+    if magic != _MAGIC:
+        raise CorruptData("not a quanta compressed chunk (missing b'QNTk' magic)")
+    if version > _VERSION:
+        raise CorruptData(
+            f"chunk format {version} is newer than this quanta reads; upgrade quanta"
+        )
+    if pred_id not in _PRED_NAMES or dtype_id > 1 or ndim > _MAX_NDIM:
+        raise CorruptData("chunk header declares an unknown predictor, dtype or rank")
+    pos = _FIXED.size
+    if len(view) < pos + 8 * ndim + _TAIL.size + 8:
+        raise CorruptData("chunk truncated in its header")
+    shape = struct.unpack_from(f"<{ndim}Q", view, pos)
+    pos += 8 * ndim
+    eps, radius, nout, max_err, sse = _TAIL.unpack_from(view, pos)
+    pos += _TAIL.size
+    size = math.prod(shape)
+    if size > 1 << 48 or not (math.isfinite(eps) and eps > 0) or nout > size:
+        raise CorruptData("chunk header declares an impossible size, bound or outlier count")
+    (n_stream,) = struct.unpack_from("<Q", view, pos)
+    pos += 8
+    if pos + n_stream + 8 > len(view):
+        raise CorruptData("chunk truncated in its code stream")
+    stream = view[pos : pos + n_stream]
+    pos += n_stream
+    (n_out,) = struct.unpack_from("<Q", view, pos)
+    pos += 8
+    if pos + n_out != len(view):
+        raise CorruptData("chunk's outlier block does not end where the chunk does")
+    outl = view[pos:]
+    info = ChunkInfo(
+        shape=tuple(shape),
+        dtype=_DTYPES[dtype_id],
+        abs_error=eps,
+        predictor=_PRED_NAMES[pred_id],
+        order=_unpack_order(order_b),
+        outliers=nout,
+        max_abs_error=max_err,
+        sse=sse,
+        nbytes=len(view),
+    )
+    return info, radius, size, stream, outl
+
+
+def chunk_info(data: bytes | bytearray | memoryview) -> ChunkInfo:
+    """The header of a compressed chunk, without decoding it."""
+    return _parse(data)[0]
+
+
+def decompress_chunk(
+    data: bytes | bytearray | memoryview,
+    *,
+    out: np.ndarray | None = None,
+    expect_shape: tuple[int, ...] | None = None,
+) -> np.ndarray:
+    """Decode :func:`compress_chunk` output into a new array (or into ``out``).
+
+    ``expect_shape``, when given, must match the chunk's own shape: checked before any
+    allocation, so a container can refuse a chunk that claims more than its slot.
+    """
+    from quanta.coding import _predict_kernels as K
+    from quanta.coding.symbols import SymbolDecoder, _decompress_exact
+
+    info, radius, size, stream, outl_blob = _parse(data)
+    if expect_shape is not None and tuple(expect_shape) != info.shape:
+        raise CorruptData(f"chunk holds shape {info.shape} where {tuple(expect_shape)} belongs")
+    dtype = info.dtype
+    outl = np.frombuffer(_decompress_exact(outl_blob, info.outliers * dtype.itemsize), dtype=dtype)
+    if out is None:
+        out = np.empty(info.shape, dtype=dtype)
+    elif out.shape != info.shape or out.dtype != dtype or not out.flags.c_contiguous:
+        raise InvalidInput(f"out must be a C-contiguous {dtype} array of shape {info.shape}")
+    if size == 0:
+        return out
+    r = out.reshape(_as3d(info.shape))
+    dec = SymbolDecoder(stream, size)
+    dummy = np.zeros(1, dtype=dtype)
+    stats = np.zeros(2)
+    outl = outl.copy()  # writable: the kernel is compiled for both directions
+    if info.predictor == "lorenzo":
+        codes = dec.read(np.zeros(size, np.uint8))
+        _check_codes(codes, radius)
+        if int(np.count_nonzero(codes == 0)) != outl.size:
+            raise CorruptData("chunk's outlier codes and stored outliers differ in number")
+        nout = K.lorenzo_run(
+            dummy, r, codes, outl if outl.size else dummy, info.abs_error, radius, True, stats
+        )
+        used = nout
+    else:
+        order_arr = np.asarray(info.order, dtype=np.int64)
+        cubic = info.predictor == "interp-cubic"
+        passes = K.interp_passes(r.shape, info.order)
+        biggest = max(c for _, _, c in passes)
+        ctx = np.empty(biggest, dtype=np.uint8)
+        used = 0
+        outl_arr = outl if outl.size else dummy
+        for lv, k, count in passes:
+            K.interp_pass(
+                dummy,
+                r,
+                np.zeros(1, np.int32),
+                outl_arr,
+                0,
+                0,
+                info.abs_error,
+                radius,
+                order_arr,
+                lv,
+                k,
+                cubic,
+                K.MODE_CONTEXT,
+                ctx,
+                _TOP_CONTEXT,
+                stats,
+            )
+            codes = dec.read(ctx[:count])
+            nz = int(np.count_nonzero(codes == 0))
+            _check_codes(codes, radius)
+            if used + nz > outl.size:
+                raise CorruptData("chunk has more outlier codes than stored outliers")
+            K.interp_pass(
+                dummy,
+                r,
+                codes,
+                outl_arr,
+                0,
+                used,
+                info.abs_error,
+                radius,
+                order_arr,
+                lv,
+                k,
+                cubic,
+                K.MODE_DECODE,
+                ctx,
+                _TOP_CONTEXT,
+                stats,
+            )
+            used += nz
+    dec.finish()
+    if used != info.outliers:
+        raise CorruptData(f"chunk uses {used} outliers but stores {info.outliers}")
+    return out
+
+
+def _check_codes(codes: np.ndarray, radius: int) -> None:
+    if codes.size and int(codes.max()) > 2 * radius + 1:
+        raise CorruptData("chunk holds a code beyond its radius")
