@@ -602,6 +602,10 @@ class Measurement:
         (``n_codes == n`` for element-wise quantizers).
     compression_ratio : float or None
         ``original_bits_per_sample / bits_per_sample`` (``inf`` if nothing is spent).
+    coded_bits_per_sample : float or None
+        The real rate when the codes are entropy-coded: the bits of
+        :func:`quanta.coding.encode` (ANS under the codes' histogram, model and side
+        information included) over ``n``. ``None`` without an :class:`~quanta.Encoded`.
 
     The rate fields (``code_bits`` ... ``compression_ratio``) are ``None`` when
     :func:`measure` was called without an encoding.
@@ -623,6 +627,7 @@ class Measurement:
     bits_per_sample: float | None = None
     entropy_bits_per_sample: float | None = None
     compression_ratio: float | None = None
+    coded_bits_per_sample: float | None = None
 
     def to_dict(self) -> dict[str, int | float | None]:
         """Return the fields as a JSON-safe dict.
@@ -756,8 +761,23 @@ def measure(
             bits_per_sample=bps,
             entropy_bits_per_sample=_code_entropy(enc, codes) * codes.size / n + side_bits / n,
             compression_ratio=(fields["original_bits_per_sample"] / bps if bps > 0 else math.inf),
+            coded_bits_per_sample=_coded_rate(enc, n),
         )
     return Measurement(**fields)
+
+
+def _coded_rate(enc: Any, n: int) -> float | None:
+    """Bits per sample of ``enc`` entropy-coded for real (None if it is not an Encoded)."""
+    from quanta.core.encoded import Encoded
+
+    if not isinstance(enc, Encoded) or n == 0:
+        return None
+    from quanta.coding.entropy import coded_bits
+
+    try:
+        return coded_bits(enc) / n
+    except InvalidInput:  # codes too spread out for the coder's alphabet
+        return None
 
 
 def _code_entropy(enc: Any, codes: np.ndarray) -> float:

@@ -227,7 +227,8 @@ def _measure_rows(m: Any) -> list[tuple[str, str]]:
         ("snr_db", "SNR (dB)"),
         ("psnr_db", "PSNR (dB)"),
         ("bits_per_sample", "bits/sample (fixed)"),
-        ("entropy_bits_per_sample", "bits/sample (entropy)"),
+        ("entropy_bits_per_sample", "bits/sample (entropy estimate)"),
+        ("coded_bits_per_sample", "bits/sample (ANS-coded)"),
         ("compression_ratio", "compression ratio"),
     ]
     rows = []

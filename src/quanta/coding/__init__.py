@@ -3,6 +3,8 @@
 * :func:`compress` / :func:`decompress`: a float32/float64 array to ``.qnt`` bytes and
   back, every value within ``abs_error`` (or ``rel_error`` of the range, or a PSNR);
   :func:`compress_to` / :func:`decompress_to` stream files chunk by chunk;
+* :func:`encode` / :func:`decode`: any quantizer's :class:`~quanta.Encoded` with its
+  codes entropy-coded (ANS under their exact histogram, or zstd);
 * :func:`compress_chunk` / :func:`decompress_chunk`: one chunk, self-describing bytes
   (what the Zarr codec stores);
 * :func:`encode_symbols` / :class:`SymbolDecoder`: ANS (``constriction``) or zstd
@@ -27,6 +29,9 @@ _WHERE = {
     "CODERS": "quanta.coding.symbols",
     "SymbolDecoder": "quanta.coding.symbols",
     "encode_symbols": "quanta.coding.symbols",
+    "coded_bits": "quanta.coding.entropy",
+    "decode": "quanta.coding.entropy",
+    "encode": "quanta.coding.entropy",
     "Header": "quanta.coding.container",
     "QntReader": "quanta.coding.container",
     "QntWriter": "quanta.coding.container",

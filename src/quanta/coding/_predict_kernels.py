@@ -33,8 +33,9 @@ Visiting orders (what the code stream follows):
     extrapolation past the last known value. One (level, axis) is a *pass*
     (:func:`interp_passes` lists them); a value is predicted only from values of
     earlier passes, so a decoder can compute the *context* of every value of a
-    pass — ⌊log2(1 + |c − b|/2ε)⌋ of its two nearest neighbours, capped — before
-    it decodes the pass's codes, and the codes are entropy-coded per context.
+    pass — ⌊log2(1 + |c − b|/2ε)⌋ of its two nearest neighbours, capped, apart for
+    the finest level, the next and the coarser ones — before it decodes the pass's
+    codes, and the codes are entropy-coded per context.
 """
 
 from __future__ import annotations
@@ -269,6 +270,8 @@ def interp_pass(
         else:
             stp[a] = s if _earlier(order, a, k) else big
     fs = s * strides[d]
+    # Contexts: activity bins 0 … top, apart for the finest, the next and all coarser levels.
+    level_group = (top + 1) * min(lv - 1, 2)
     for i0 in range(start[0], n[0], stp[0]):
         for i1 in range(start[1], n[1], stp[1]):
             base = i0 * strides[0] + i1 * strides[1]
@@ -294,7 +297,7 @@ def interp_pass(
                         stats,
                     )
                 else:
-                    ctx[pos] = _activity_context(act, inv_step, top)
+                    ctx[pos] = level_group + _activity_context(act, inv_step, top)
                     if mode == MODE_CONTEXT:
                         pos += 1
                     else:

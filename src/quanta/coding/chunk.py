@@ -46,9 +46,10 @@ _DTYPES = (np.dtype("<f4"), np.dtype("<f8"))
 _FIXED = struct.Struct("<4sBBBBB")
 _TAIL = struct.Struct("<dIQdd")
 _RADIUS = 32767
-_TOP_CONTEXT = 7  # contexts 0 … 7 by neighbour activity
+_TOP_CONTEXT = 7  # activity contexts 0 … 7, for each of three level groups
+_N_CONTEXTS = 3 * (_TOP_CONTEXT + 1)
 _MAX_NDIM = 32
-_SAMPLE = 1 << 16  # values per candidate when "auto" chooses a predictor
+_SAMPLE = 1 << 18  # values in all the blocks "auto" tries each predictor on
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ def _encode_stream(
                     _TOP_CONTEXT,
                     stats,
                 )
-            return codes, ctx, outliers[:nout], r, _TOP_CONTEXT + 1, stats
+            return codes, ctx, outliers[:nout], r, _N_CONTEXTS, stats
         except IndexError:
             if capacity == n:
                 raise
@@ -153,16 +154,24 @@ def _estimate_bits(
     return total + nout * 8 * itemsize
 
 
-def _sample(x3: np.ndarray) -> np.ndarray:
-    """A central block of about ``_SAMPLE`` values, for choosing the predictor."""
+def _samples(x3: np.ndarray) -> list[np.ndarray]:
+    """Up to 8 blocks spread over the array, about ``_SAMPLE`` values in all, for choosing
+    the predictor (one central block can miss what most of the field is like)."""
     if x3.size <= _SAMPLE:
-        return x3
-    side = _SAMPLE ** (1 / sum(n > 1 for n in x3.shape))
-    sl = []
+        return [x3]
+    long_axes = [a for a, n in enumerate(x3.shape) if n > 1]
+    per_axis = 2 if len(long_axes) >= 3 else (3 if len(long_axes) == 2 else 8)
+    side = max(int((_SAMPLE / per_axis ** len(long_axes)) ** (1 / len(long_axes))), 4)
+    starts = []
     for n in x3.shape:
-        m = min(n, max(int(side), 1))
-        sl.append(slice((n - m) // 2, (n - m) // 2 + m))
-    return np.ascontiguousarray(x3[tuple(sl)])
+        m = min(n, side)
+        k = per_axis if n > 1 else 1
+        starts.append(sorted({(n - m) * (2 * j + 1) // (2 * k) for j in range(k)}))
+    blocks = []
+    for corner in np.array(np.meshgrid(*starts, indexing="ij")).reshape(3, -1).T:
+        sl = tuple(slice(c, c + min(n, side)) for c, n in zip(corner, x3.shape, strict=True))
+        blocks.append(np.ascontiguousarray(x3[sl]))
+    return blocks
 
 
 def _choose(x3: np.ndarray, eps: float, predictor: str) -> tuple[str, tuple[int, int, int]]:
@@ -173,11 +182,13 @@ def _choose(x3: np.ndarray, eps: float, predictor: str) -> tuple[str, tuple[int,
     candidates = ["interp-linear", "interp-cubic"]
     if predictor == "auto":
         candidates.append("lorenzo")
-    sample = _sample(x3)
+    samples = _samples(x3)
     best, best_bits = candidates[0], math.inf
     for cand in candidates:
-        codes, ctx, outl, _, n_ctx, _ = _encode_stream(sample, eps, cand, order)
-        bits = _estimate_bits(codes, ctx, n_ctx, outl.size, sample.itemsize)
+        bits = 0.0
+        for sample in samples:
+            codes, ctx, outl, _, n_ctx, _ = _encode_stream(sample, eps, cand, order)
+            bits += _estimate_bits(codes, ctx, n_ctx, outl.size, sample.itemsize)
         if bits < best_bits:
             best, best_bits = cand, bits
     return best, order
@@ -341,7 +352,7 @@ def decompress_chunk(
     stats = np.zeros(2)
     outl = outl.copy()  # writable: the kernel is compiled for both directions
     if info.predictor == "lorenzo":
-        codes = dec.read(np.zeros(size, np.uint8))
+        codes = dec.read_plain(size)
         _check_codes(codes, radius)
         if int(np.count_nonzero(codes == 0)) != outl.size:
             raise CorruptData("chunk's outlier codes and stored outliers differ in number")

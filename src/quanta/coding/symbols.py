@@ -274,6 +274,20 @@ class SymbolDecoder:
                 out[where] = context.read(where.size)
         return out
 
+    def read_plain(self, k: int) -> np.ndarray:
+        """The next ``k`` symbols of a stream coded without contexts."""
+        if len(self._contexts) > 1:
+            raise CorruptData("stream has several contexts; read it with contexts")
+        if self._done + k > self.count:
+            raise CorruptData(
+                f"asked for {self._done + k} symbols of a stream of {self.count}: corrupt data"
+            )
+        start = self._done
+        self._done += k
+        if self._zstd_symbols is not None:
+            return self._zstd_symbols[start : start + k]
+        return self._contexts[0].read(k)
+
     def finish(self) -> None:
         """Check that every symbol was read and every stack used up exactly."""
         if self._done != self.count or any(c.left for c in self._contexts):
