@@ -65,11 +65,13 @@ def _finite(v):  # pragma: no cover
 
 @njit(cache=True, nogil=True, inline="always")
 def _visit(
-    x, r, codes, outliers, pos, nout, i, p, eps, inv_step, step, radius, decode, stats
+    x, r, codes, outliers, pos, nout, i, p, eps, inv_step, step, radius, decode
 ):  # pragma: no cover
     """Quantize (or, decoding, rebuild) flat element ``i`` predicted as ``p``.
 
-    Returns ``(pos + 1, nout)``. Encoding adds the error made to ``stats``: [max |e|, Σe²].
+    Returns ``(pos + 1, nout, e)``: ``e`` is the error made (0 for an outlier). An
+    outlier past the end of ``outliers`` is counted but not stored: the caller sees
+    ``nout > outliers.size`` and runs again with room for them.
     """
     if decode:
         c = codes[pos]
@@ -78,33 +80,23 @@ def _visit(
             nout += 1
         else:
             r[i] = p + (c - radius - 1) * step
-        return pos + 1, nout
+        return pos + 1, nout, 0.0
     v = x[i]
-    ok = False
-    q = 0.0
-    e = 0.0
     if _finite(p):
         d = (np.float64(v) - p) * inv_step
         if d > -radius - 0.5 and d < radius + 0.5:
             q = np.floor(d + 0.5)
             rv = r.dtype.type(p + q * step)
             e = abs(np.float64(rv) - np.float64(v))
-            ok = e <= eps
-            if ok:
+            if e <= eps:
                 r[i] = rv
-    if ok:
-        codes[pos] = np.int32(q) + radius + 1
-        if e > stats[0]:
-            stats[0] = e
-        stats[1] += e * e
-    else:
-        if nout >= outliers.size:
-            raise IndexError("outlier buffer full")
-        codes[pos] = 0
+                codes[pos] = np.int32(q) + radius + 1
+                return pos + 1, nout, e
+    codes[pos] = 0
+    if nout < outliers.size:
         outliers[nout] = v
-        r[i] = v
-        nout += 1
-    return pos + 1, nout
+    r[i] = v
+    return pos + 1, nout + 1, 0.0
 
 
 @njit(cache=True, nogil=True)
@@ -121,6 +113,8 @@ def lorenzo_run(x, r, codes, outliers, eps, radius, decode, stats):  # pragma: n
     inv_step = 1.0 / step
     pos = 0
     nout = 0
+    emax = 0.0
+    sse = 0.0
     for i0 in range(n0):
         for i1 in range(n1):
             base = i0 * s0 + i1 * s1
@@ -144,22 +138,14 @@ def lorenzo_run(x, r, codes, outliers, eps, radius, decode, stats):  # pragma: n
                     p -= rf[i - s1 - s0]
                 if a and b and c:
                     p += rf[i - 1 - s1 - s0]
-                pos, nout = _visit(
-                    x,
-                    rf,
-                    codes,
-                    outliers,
-                    pos,
-                    nout,
-                    i,
-                    p,
-                    eps,
-                    inv_step,
-                    step,
-                    radius,
-                    decode,
-                    stats,
+                pos, nout, e = _visit(
+                    x, rf, codes, outliers, pos, nout, i, p, eps, inv_step, step, radius, decode
                 )
+                sse += e * e
+                if e > emax:
+                    emax = e
+    stats[0] = max(stats[0], emax)
+    stats[1] += sse
     return nout
 
 
@@ -251,9 +237,12 @@ def interp_pass(
             ctx[pos] = 0
         if mode == MODE_CONTEXT:
             return pos + 1, nout
-        return _visit(
-            x, rf, codes, outliers, pos, nout, 0, 0.0, eps, inv_step, step, radius, decode, stats
+        pos, nout, e = _visit(
+            x, rf, codes, outliers, pos, nout, 0, 0.0, eps, inv_step, step, radius, decode
         )
+        stats[0] = max(stats[0], e)
+        stats[1] += e * e
+        return pos, nout
     strides = (n[1] * n[2], n[2], 1)
     s = 1 << (lv - 1)
     big = 2 * s
@@ -272,6 +261,8 @@ def interp_pass(
     fs = s * strides[d]
     # Contexts: activity bins 0 … top, apart for the finest, the next and all coarser levels.
     level_group = (top + 1) * min(lv - 1, 2)
+    emax = 0.0
+    sse = 0.0
     for i0 in range(start[0], n[0], stp[0]):
         for i1 in range(start[1], n[1], stp[1]):
             base = i0 * strides[0] + i1 * strides[1]
@@ -280,28 +271,15 @@ def interp_pass(
                 j = i0 if d == 0 else (i1 if d == 1 else i2)
                 p, act = _predict_line(rf, i, j, s, nd, fs, cubic)
                 if mode == MODE_DECODE:
-                    pos, nout = _visit(
-                        x,
-                        rf,
-                        codes,
-                        outliers,
-                        pos,
-                        nout,
-                        i,
-                        p,
-                        eps,
-                        inv_step,
-                        step,
-                        radius,
-                        True,
-                        stats,
+                    pos, nout, _ = _visit(
+                        x, rf, codes, outliers, pos, nout, i, p, eps, inv_step, step, radius, True
                     )
                 else:
                     ctx[pos] = level_group + _activity_context(act, inv_step, top)
                     if mode == MODE_CONTEXT:
                         pos += 1
                     else:
-                        pos, nout = _visit(
+                        pos, nout, e = _visit(
                             x,
                             rf,
                             codes,
@@ -315,8 +293,12 @@ def interp_pass(
                             step,
                             radius,
                             False,
-                            stats,
                         )
+                        sse += e * e
+                        if e > emax:
+                            emax = e
+    stats[0] = max(stats[0], emax)
+    stats[1] += sse
     return pos, nout
 
 

@@ -101,15 +101,16 @@ def _encode_stream(
     flat = x3.reshape(-1)
     r = np.empty(x3.shape, dtype=x3.dtype)
     codes = np.empty(n, dtype=np.int32)
-    # Outliers are rare: start small, and only if the kernel fills the buffer run again
-    # with room for every value.
-    for capacity in (min(n, max(n // 64, 1024)), n):
+    # Outliers are rare: start small, and only if the kernel finds more run again with
+    # room for every one it counted.
+    capacity = min(n, max(n // 64, 1024))
+    while True:
         outliers = np.empty(capacity, dtype=x3.dtype)
         stats = np.zeros(2)
-        try:
-            if pred == "lorenzo":
-                nout = K.lorenzo_run(flat, r, codes, outliers, eps, _RADIUS, False, stats)
-                return codes, None, outliers[:nout], r, 1, stats
+        if pred == "lorenzo":
+            nout = K.lorenzo_run(flat, r, codes, outliers, eps, _RADIUS, False, stats)
+            ctx = None
+        else:
             ctx = np.empty(n, dtype=np.uint8)
             cubic = pred == "interp-cubic"
             order_arr = np.asarray(order, dtype=np.int64)
@@ -133,11 +134,9 @@ def _encode_stream(
                     _TOP_CONTEXT,
                     stats,
                 )
-            return codes, ctx, outliers[:nout], r, _N_CONTEXTS, stats
-        except IndexError:
-            if capacity == n:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
+        if nout <= capacity:
+            return codes, ctx, outliers[:nout], r, (1 if ctx is None else _N_CONTEXTS), stats
+        capacity = nout
 
 
 def _estimate_bits(
