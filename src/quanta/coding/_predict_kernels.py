@@ -193,9 +193,10 @@ def _predict_line(rf, i, j, s, n, fs, cubic):  # pragma: no cover
     return np.float64(b), 0.0
 
 
-def interp_levels(shape: tuple[int, int, int]) -> int:
-    """Number of levels L: the coarsest stride 2^(L−1) is at least half the longest axis."""
-    longest = max(shape)
+def interp_levels(shape: tuple[int, int, int], skip: int = -1) -> int:
+    """Number of levels L: the coarsest stride 2^(L−1) is at least half the longest axis
+    (of those interpolated: not ``skip``)."""
+    longest = max([n for a, n in enumerate(shape) if a != skip] or [1])
     levels = 0
     while (1 << levels) < longest:
         levels += 1
@@ -205,7 +206,7 @@ def interp_levels(shape: tuple[int, int, int]) -> int:
 @njit(cache=True, nogil=True, inline="always")
 def _activity_context(act, inv_step, top):  # pragma: no cover
     """Context of a value whose neighbours differ by ``act``: ⌊log2(1 + act/2ε)⌋ up to ``top``."""
-    c = int(min(act * inv_step, 1e9))
+    c = int(min(act * inv_step * 4.0, 1e9))
     b = 0
     while c > 0 and b < top:
         c >>= 1
@@ -215,7 +216,23 @@ def _activity_context(act, inv_step, top):  # pragma: no cover
 
 @njit(cache=True, nogil=True)
 def interp_pass(
-    x, r, codes, outliers, pos, nout, eps, radius, order, lv, k, cubic, mode, ctx, top, stats
+    x,
+    r,
+    codes,
+    outliers,
+    pos,
+    nout,
+    eps,
+    radius,
+    order,
+    lv,
+    k,
+    cubic,
+    mode,
+    ctx,
+    top,
+    stats,
+    skip,
 ):  # pragma: no cover
     """One pass of the multilevel interpolation: level ``lv`` (stride 2^(lv−1)), axis ``order[k]``.
 
@@ -225,30 +242,41 @@ def interp_pass(
     ``codes`` and ``ctx`` from stream position ``pos``; ``MODE_CONTEXT`` writes only ``ctx``;
     ``MODE_DECODE`` reads ``codes`` and rebuilds ``r``. Encoding adds the errors made to
     ``stats`` ([max |e|, Σe²]). ``lv = 0`` is the pass of the origin
-    value alone. Returns ``(pos, nout)`` after the pass.
+    value alone. ``skip`` (0–2, or −1 for none) names an axis the interpolation does not
+    cross: each slice along it is interpolated on its own (in 2-D), and the slices' origin
+    values are predicted one from the previous. Returns ``(pos, nout)`` after the pass.
     """
     n = r.shape
     rf = r.reshape(-1)
     step = 2.0 * eps
     inv_step = 1.0 / step
     decode = mode == MODE_DECODE
-    if lv == 0:
-        if mode != MODE_DECODE:
-            ctx[pos] = 0
-        if mode == MODE_CONTEXT:
-            return pos + 1, nout
-        pos, nout, e = _visit(
-            x, rf, codes, outliers, pos, nout, 0, 0.0, eps, inv_step, step, radius, decode
-        )
-        stats[0] = max(stats[0], e)
-        stats[1] += e * e
-        return pos, nout
     strides = (n[1] * n[2], n[2], 1)
+    if lv == 0:
+        count = n[skip] if skip >= 0 else 1
+        fk = strides[skip] if skip >= 0 else 0
+        for t in range(count):
+            if mode != MODE_DECODE:
+                ctx[pos] = 0
+            if mode == MODE_CONTEXT:
+                pos += 1
+                continue
+            p = 0.0
+            if t > 0:
+                prev = rf[(t - 1) * fk]
+                if _finite(prev):
+                    p = np.float64(prev)
+            pos, nout, e = _visit(
+                x, rf, codes, outliers, pos, nout, t * fk, p, eps, inv_step, step, radius, decode
+            )
+            stats[0] = max(stats[0], e)
+            stats[1] += e * e
+        return pos, nout
     s = 1 << (lv - 1)
     big = 2 * s
     d = order[k]
     nd = n[d]
-    if s >= nd:
+    if s >= nd or d == skip:
         return pos, nout
     start = np.zeros(3, np.int64)
     stp = np.zeros(3, np.int64)
@@ -256,6 +284,8 @@ def interp_pass(
         if a == d:
             start[a] = s
             stp[a] = big
+        elif a == skip:
+            stp[a] = 1
         else:
             stp[a] = s if _earlier(order, a, k) else big
     fs = s * strides[d]
@@ -303,21 +333,24 @@ def interp_pass(
 
 
 def interp_passes(
-    shape: tuple[int, int, int], order: tuple[int, int, int]
+    shape: tuple[int, int, int], order: tuple[int, int, int], skip: int = -1
 ) -> list[tuple[int, int, int]]:
-    """``(lv, k, count)`` of every pass of a 3-D ``shape`` in stream order (first: the origin)."""
-    levels = interp_levels(shape)
-    passes = [(0, 0, 1)]
+    """``(lv, k, count)`` of every pass of a 3-D ``shape`` in stream order (first: the
+    origin values, one per slice along ``skip``)."""
+    levels = interp_levels(shape, skip)
+    passes = [(0, 0, shape[skip] if skip >= 0 else 1)]
     for lv in range(levels, 0, -1):
         s = 1 << (lv - 1)
         big = 2 * s
         for k, d in enumerate(order):
-            if s >= shape[d]:
+            if s >= shape[d] or d == skip:
                 continue
             count = 1
             for a in range(3):
                 if a == d:
                     count *= len(range(s, shape[a], big))
+                elif a == skip:
+                    count *= shape[a]
                 elif a in order[:k]:
                     count *= len(range(0, shape[a], s))
                 else:

@@ -65,6 +65,7 @@ class ChunkInfo:
     max_abs_error: float
     sse: float
     nbytes: int
+    skip: int = -1  # axis interpolated slice by slice (−1: none)
 
 
 def _as3d(shape: tuple[int, ...]) -> tuple[int, int, int]:
@@ -74,15 +75,15 @@ def _as3d(shape: tuple[int, ...]) -> tuple[int, int, int]:
     return (math.prod(shape[:-2]), shape[-2], shape[-1])
 
 
-def _pack_order(order: tuple[int, int, int]) -> int:
-    return order[0] | (order[1] << 2) | (order[2] << 4)
+def _pack_order(order: tuple[int, int, int], skip: int) -> int:
+    return order[0] | (order[1] << 2) | (order[2] << 4) | ((skip + 1) << 6)
 
 
-def _unpack_order(b: int) -> tuple[int, int, int]:
+def _unpack_order(b: int) -> tuple[tuple[int, int, int], int]:
     order = (b & 3, (b >> 2) & 3, (b >> 4) & 3)
     if sorted(order) != [0, 1, 2]:
         raise CorruptData(f"chunk declares axis order {order}, not a permutation of 0, 1, 2")
-    return order
+    return order, (b >> 6) - 1
 
 
 def _default_order(shape3: tuple[int, int, int]) -> tuple[int, int, int]:
@@ -91,7 +92,7 @@ def _default_order(shape3: tuple[int, int, int]) -> tuple[int, int, int]:
 
 
 def _encode_stream(
-    x3: np.ndarray, eps: float, pred: str, order: tuple[int, int, int]
+    x3: np.ndarray, eps: float, pred: str, order: tuple[int, int, int], skip: int = -1
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray, int, np.ndarray]:
     """Run the predictor: codes, contexts (None for Lorenzo), outliers, reconstruction,
     number of contexts, and [max |error|, sum of squared errors] over the predicted values."""
@@ -115,7 +116,7 @@ def _encode_stream(
             cubic = pred == "interp-cubic"
             order_arr = np.asarray(order, dtype=np.int64)
             pos, nout = 0, 0
-            for lv, k, _ in K.interp_passes(x3.shape, order):
+            for lv, k, _ in K.interp_passes(x3.shape, order, skip):
                 pos, nout = K.interp_pass(
                     flat,
                     r,
@@ -133,6 +134,7 @@ def _encode_stream(
                     ctx,
                     _TOP_CONTEXT,
                     stats,
+                    skip,
                 )
         if nout <= capacity:
             return codes, ctx, outliers[:nout], r, (1 if ctx is None else _N_CONTEXTS), stats
@@ -173,24 +175,32 @@ def _samples(x3: np.ndarray) -> list[np.ndarray]:
     return blocks
 
 
-def _choose(x3: np.ndarray, eps: float, predictor: str) -> tuple[str, tuple[int, int, int]]:
-    """Predictor and axis order: as asked, or the cheapest on a sample for ``"auto"``."""
+def _choose(x3: np.ndarray, eps: float, predictor: str) -> tuple[str, tuple[int, int, int], int]:
+    """Predictor, axis order and skipped axis: as asked, or the cheapest on samples.
+
+    For a 3-D array the interpolation is also tried slice by slice along the first axis
+    (time, depth or merged leading axes are often far rougher than the others).
+    """
     order = _default_order(x3.shape)
-    if predictor in ("lorenzo", "interp-linear", "interp-cubic"):
-        return predictor, order
-    candidates = ["interp-linear", "interp-cubic"]
+    if predictor == "lorenzo":
+        return predictor, order, -1
+    kinds = [predictor] if predictor.startswith("interp-") else ["interp-linear", "interp-cubic"]
+    skips = [-1, 0] if x3.shape[0] > 1 and sum(n > 1 for n in x3.shape) == 3 else [-1]
+    candidates = [(kind, skip) for skip in skips for kind in kinds]
     if predictor == "auto":
-        candidates.append("lorenzo")
+        candidates.append(("lorenzo", -1))
+    if len(candidates) == 1:
+        return candidates[0][0], order, candidates[0][1]
     samples = _samples(x3)
     best, best_bits = candidates[0], math.inf
-    for cand in candidates:
+    for cand, skip in candidates:
         bits = 0.0
         for sample in samples:
-            codes, ctx, outl, _, n_ctx, _ = _encode_stream(sample, eps, cand, order)
+            codes, ctx, outl, _, n_ctx, _ = _encode_stream(sample, eps, cand, order, skip)
             bits += _estimate_bits(codes, ctx, n_ctx, outl.size, sample.itemsize)
         if bits < best_bits:
-            best, best_bits = cand, bits
-    return best, order
+            best, best_bits = (cand, skip), bits
+    return best[0], order, best[1]
 
 
 def _zstd() -> Any:
@@ -242,18 +252,24 @@ def compress_chunk(
     x3 = np.ascontiguousarray(x, dtype=dtype).reshape(_as3d(shape))
     eps = float(abs_error)
     if x3.size:
-        pred, order = _choose(x3, eps, predictor)
-        codes, ctx, outl, r, n_ctx, stats = _encode_stream(x3, eps, pred, order)
+        pred, order, skip = _choose(x3, eps, predictor)
+        codes, ctx, outl, r, n_ctx, stats = _encode_stream(x3, eps, pred, order, skip)
         del r
         max_err, sse = float(stats[0]), float(stats[1])
         stream = encode_symbols(codes, ctx, n_ctx, coder)
     else:
-        pred, order, outl, max_err, sse = "lorenzo", (0, 1, 2), np.zeros(0, dtype), 0.0, 0.0
+        pred, order, skip = "lorenzo", (0, 1, 2), -1
+        outl, max_err, sse = np.zeros(0, dtype), 0.0, 0.0
         stream = encode_symbols(np.zeros(0, np.int32), None, 1, coder)
     raw_out = outl.astype(dtype, copy=False).tobytes()
     packed_out = _zstd().ZstdCompressor(level=3).compress(raw_out)
     head = _FIXED.pack(
-        _MAGIC, _VERSION, _PRED_IDS[pred], _pack_order(order), _DTYPES.index(dtype), len(shape)
+        _MAGIC,
+        _VERSION,
+        _PRED_IDS[pred],
+        _pack_order(order, skip),
+        _DTYPES.index(dtype),
+        len(shape),
     )
     parts = [
         head,
@@ -306,7 +322,8 @@ def _parse(data: bytes | bytearray | memoryview) -> tuple[ChunkInfo, int, int, A
         dtype=_DTYPES[dtype_id],
         abs_error=eps,
         predictor=_PRED_NAMES[pred_id],
-        order=_unpack_order(order_b),
+        order=_unpack_order(order_b)[0],
+        skip=_unpack_order(order_b)[1],
         outliers=nout,
         max_abs_error=max_err,
         sse=sse,
@@ -362,7 +379,8 @@ def decompress_chunk(
     else:
         order_arr = np.asarray(info.order, dtype=np.int64)
         cubic = info.predictor == "interp-cubic"
-        passes = K.interp_passes(r.shape, info.order)
+        skip = info.skip
+        passes = K.interp_passes(r.shape, info.order, skip)
         biggest = max(c for _, _, c in passes)
         ctx = np.empty(biggest, dtype=np.uint8)
         used = 0
@@ -385,6 +403,7 @@ def decompress_chunk(
                 ctx,
                 _TOP_CONTEXT,
                 stats,
+                skip,
             )
             codes = dec.read(ctx[:count])
             nz = int(np.count_nonzero(codes == 0))
@@ -408,6 +427,7 @@ def decompress_chunk(
                 ctx,
                 _TOP_CONTEXT,
                 stats,
+                skip,
             )
             used += nz
     dec.finish()
