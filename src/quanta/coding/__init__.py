@@ -9,7 +9,10 @@
   (what the Zarr codec stores);
 * :func:`encode_symbols` / :class:`SymbolDecoder`: ANS (``constriction``) or zstd
   coding of integer symbols under per-context static models;
-* :class:`QntReader` / :class:`QntWriter`: the ``.qnt`` container.
+* :class:`QntReader` / :class:`QntWriter`: the ``.qnt`` container;
+* :class:`Quanta` (numcodecs, Zarr format 2) and :class:`QuantaZarr3` (Zarr format 3):
+  the same compression as a Zarr compressor, the bound kept chunk by chunk (needs
+  ``pip install 'quanta[zarr]'``).
 """
 
 from quanta._lazy import attach as _attach
@@ -32,6 +35,8 @@ _WHERE = {
     "coded_bits": "quanta.coding.entropy",
     "decode": "quanta.coding.entropy",
     "encode": "quanta.coding.entropy",
+    "Quanta": "quanta.coding.numcodec",
+    "QuantaZarr3": "quanta.coding.numcodec",
     "Header": "quanta.coding.container",
     "QntReader": "quanta.coding.container",
     "QntWriter": "quanta.coding.container",
