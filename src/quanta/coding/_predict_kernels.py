@@ -153,10 +153,34 @@ def lorenzo_run(x, r, codes, outliers, eps, radius, decode, stats):  # pragma: n
 def _predict_line(rf, i, j, s, n, fs, cubic):  # pragma: no cover
     """(prediction, activity) at line position ``j`` (an odd multiple of ``s``, ``j < n``).
 
-    ``i`` is the flat index of the value and ``fs`` the flat distance of ``s`` steps.
-    Neighbours that are not finite are left out (the prediction falls back to fewer).
-    The activity is ``|c − b|`` of the two nearest neighbours (0 where there is one).
+    ``i`` is the flat index of the value and ``fs`` the flat distance of ``s`` steps. The
+    activity is ``|c − b|`` of the two nearest neighbours (0 where there is one). The usual
+    case — both nearest neighbours there and every neighbour finite — is computed directly;
+    any non-finite neighbour makes that result non-finite, and then
+    :func:`_predict_line_careful` leaves the non-finite neighbours out.
     """
+    if j + s < n:
+        b = np.float64(rf[i - fs])
+        c = np.float64(rf[i + fs])
+        if cubic and j >= 3 * s and j + 3 * s < n:
+            p = (
+                -np.float64(rf[i - 3 * fs]) + 9.0 * b + 9.0 * c - np.float64(rf[i + 3 * fs])
+            ) * 0.0625
+        elif cubic and j + 3 * s < n:
+            p = (3.0 * b + 6.0 * c - np.float64(rf[i + 3 * fs])) * 0.125
+        elif cubic and j >= 3 * s:
+            p = (-np.float64(rf[i - 3 * fs]) + 6.0 * b + 3.0 * c) * 0.125
+        else:
+            p = 0.5 * (b + c)
+        if _finite(p):
+            return p, abs(c - b)
+    return _predict_line_careful(rf, i, j, s, n, fs, cubic)
+
+
+@njit(cache=True, nogil=True)
+def _predict_line_careful(rf, i, j, s, n, fs, cubic):  # pragma: no cover
+    """:func:`_predict_line` with non-finite neighbours left out (the prediction falls back
+    to fewer), and past the line's end (linear extrapolation, or the last value)."""
     b = rf[i - fs]
     has_c = j + s < n
     has_a = j >= 3 * s

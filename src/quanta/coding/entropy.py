@@ -12,8 +12,8 @@ Byte form::
     u16  format version (1)
     u32  bytes of the JSON (shape, code dtype, variable-width fields)
     ...  the JSON
-    u64  bytes of the side information (Encoded.to_bytes of the codes' container
-         with no codes), then those bytes
+    u64  bytes of the side information, then those bytes: a zstd frame of
+         Encoded.to_bytes of the same Encoded with no codes
     ...  the symbol stream of the codes, offset to start at 0
 
 >>> import numpy as np, quanta as qa
@@ -42,6 +42,26 @@ __all__ = ["coded_bits", "decode", "encode"]
 _MAGIC = b"QNTA"
 _VERSION = 1
 _HEAD = struct.Struct("<4sHI")
+_MAX_COUNT = 1 << 48  # codes; no honest header declares more
+_MAX_SIDE = 1 << 24
+
+
+def _zstd() -> Any:
+    import zstandard
+
+    return zstandard
+
+
+def _unzstd(blob: memoryview) -> bytes:
+    """The side information, refused if its frame declares more than 16 MiB."""
+    zstandard = _zstd()
+    try:
+        size = zstandard.get_frame_parameters(blob).content_size
+        if not 0 <= size <= _MAX_SIDE:
+            raise CorruptData(f"side information declares {size} bytes")
+        return zstandard.ZstdDecompressor().decompress(blob, max_output_size=size)
+    except zstandard.ZstdError as exc:
+        raise CorruptData(f"side information cannot be decoded: {exc}") from None
 
 
 def _codes_of(enc: Any) -> np.ndarray:
@@ -76,7 +96,7 @@ def encode(enc: Any, coder: str = "ans") -> bytes:
     stripped = dataclasses.replace(
         enc, codes=np.zeros(0, dtype=codes.dtype), shape=(0,), widths_from=None, width_block=0
     )
-    side = stripped.to_bytes()
+    side = _zstd().ZstdCompressor(level=19).compress(stripped.to_bytes())
     head = json.dumps(
         {
             "shape": list(enc.shape),
@@ -116,21 +136,32 @@ def decode(data: bytes | bytearray | memoryview) -> Any:
         low = int(head["low"])
         widths_from = head["widths_from"]
         width_block = int(head["width_block"])
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, OverflowError) as exc:
         raise CorruptData(f"entropy-coded Encoded header is not valid: {exc}") from None
-    if any(n < 0 for n in shape) or code_dt.kind not in "iu":
+    if (
+        len(shape) > 64
+        or any(n < 0 or n > _MAX_COUNT for n in shape)
+        or code_dt.kind not in "iu"
+        or not 0 <= int(np.prod(shape, dtype=np.float64)) <= _MAX_COUNT
+        or not isinstance(widths_from, (str, type(None)))
+        or not -(1 << 62) <= low < (1 << 62)
+    ):
         raise CorruptData("entropy-coded Encoded declares an impossible shape or code dtype")
     pos += n_head
     (n_side,) = struct.unpack_from("<Q", view, pos)
     pos += 8
     if pos + n_side > len(view):
         raise CorruptData("entropy-coded Encoded is truncated in its side information")
-    stripped = Encoded.from_bytes(view[pos : pos + n_side])
+    stripped = Encoded.from_bytes(_unzstd(view[pos : pos + n_side]))
     count = int(np.prod(shape, dtype=np.int64))
     dec = SymbolDecoder(view[pos + n_side :], count)
     symbols = dec.read(np.zeros(0, np.uint8)) if count == 0 else dec.read_plain(count)
     dec.finish()
-    codes = (symbols.astype(np.int64) + low).astype(code_dt).reshape(shape)
+    values = symbols.astype(np.int64) + low
+    info = np.iinfo(code_dt)
+    if values.size and (int(values.min()) < info.min or int(values.max()) > info.max):
+        raise CorruptData(f"entropy-coded codes do not fit their declared dtype {code_dt}")
+    codes = values.astype(code_dt).reshape(shape)
     return dataclasses.replace(
         stripped, codes=codes, shape=shape, widths_from=widths_from, width_block=width_block
     )
