@@ -9,32 +9,52 @@ __all__ = ["context_ranks"]
 
 
 @njit(cache=True, nogil=True)
-def context_ranks(symbols, contexts, n_contexts, n_symbols):  # pragma: no cover
+def context_ranks(symbols, contexts, n_contexts):  # pragma: no cover
     """Histogram each context's symbols and regroup them as ranks among its used symbols.
 
-    Returns ``(grouped, starts, counts)``: ``counts[c, s]`` is how often symbol ``s``
-    occurs in context ``c``; context ``c``'s symbols, in their original order and
-    replaced by their rank among the symbols it uses (sorted), are
-    ``grouped[starts[c]:starts[c + 1]]``.
+    Returns ``(grouped, starts, values, counts)``: ``counts[c, k]`` is how often symbol
+    ``values[k]`` occurs in context ``c`` (``values`` sorted); context ``c``'s symbols, in
+    their original order and replaced by their rank among the symbols it uses, are
+    ``grouped[starts[c]:starts[c + 1]]``. The table spans only the symbols' range (with 0,
+    the outlier code, in a slot of its own), so it stays in cache.
     """
-    counts = np.zeros((n_contexts, n_symbols), np.int64)
+    lo = np.int64(1) << 40
+    hi = np.int64(0)
     for i in range(symbols.size):
-        counts[contexts[i], symbols[i]] += 1
-    lut = np.zeros((n_contexts, n_symbols), np.int32)
+        s = symbols[i]
+        if s != 0:
+            if s < lo:
+                lo = s
+            if s > hi:
+                hi = s
+    if hi < lo:  # only zeros (or nothing)
+        lo = 1
+        hi = 0
+    width = hi - lo + 2  # slot 0: symbol 0; slot k >= 1: symbol lo + k - 1
+    values = np.empty(width, np.int32)
+    values[0] = 0
+    for k in range(1, width):
+        values[k] = lo + k - 1
+    counts = np.zeros((n_contexts, width), np.int64)
+    for i in range(symbols.size):
+        s = symbols[i]
+        counts[contexts[i], 0 if s == 0 else s - lo + 1] += 1
+    lut = np.zeros((n_contexts, width), np.int32)
     starts = np.zeros(n_contexts + 1, np.int64)
     for c in range(n_contexts):
         rank = 0
         total = 0
-        for s in range(n_symbols):
-            if counts[c, s]:
-                lut[c, s] = rank
+        for k in range(width):
+            if counts[c, k]:
+                lut[c, k] = rank
                 rank += 1
-                total += counts[c, s]
+                total += counts[c, k]
         starts[c + 1] = starts[c] + total
     fill = starts[:-1].copy()
     grouped = np.empty(symbols.size, np.int32)
     for i in range(symbols.size):
         c = contexts[i]
-        grouped[fill[c]] = lut[c, symbols[i]]
+        s = symbols[i]
+        grouped[fill[c]] = lut[c, 0 if s == 0 else s - lo + 1]
         fill[c] += 1
-    return grouped, starts, counts
+    return grouped, starts, values, counts

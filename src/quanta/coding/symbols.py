@@ -147,15 +147,15 @@ def encode_symbols(
             raise InvalidInput(f"{ctx.size} contexts for {n} symbols")
         if n and int(ctx.max()) >= n_contexts:
             raise InvalidInput(f"contexts must be below n_contexts={n_contexts}")
-    top = int(symbols.max()) + 1 if n else 1
-    grouped, starts, counts = context_ranks(symbols, ctx, n_contexts, top)
+    grouped, starts, values, counts = context_ranks(symbols, ctx, n_contexts)
     parts = [head]
     for c in range(n_contexts):
-        used = np.flatnonzero(counts[c]).astype(np.int32)
+        slots = np.flatnonzero(counts[c])
+        used = values[slots]
         if used.size == 0:
             parts.append(_CONTEXT.pack(0, 0, 0, 0))
             continue
-        model, model_counts = _model(used, counts[c, used])
+        model, model_counts = _model(used, counts[c, slots])
         if used.size == 1:  # one symbol: nothing to code
             words = np.zeros(0, np.uint32)
         else:
