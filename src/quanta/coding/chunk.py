@@ -145,24 +145,30 @@ def _estimate_bits(
     codes: np.ndarray, ctx: np.ndarray | None, n_ctx: int, nout: int, itemsize: int
 ) -> float:
     """Empirical conditional entropy of the codes (bits) plus the outliers' raw bits."""
-    total = 0.0
-    groups = [codes] if ctx is None else [codes[ctx == c] for c in range(n_ctx)]
-    for g in groups:
-        if g.size:
-            cnt = np.bincount(g)
-            p = cnt[cnt > 0] / g.size
-            total -= float((p * np.log2(p)).sum()) * g.size
-    return total + nout * 8 * itemsize
+    if codes.size == 0:
+        return nout * 8.0 * itemsize
+    low = int(codes.min())
+    width = int(codes.max()) - low + 1
+    joint = codes.astype(np.int64) - low
+    if ctx is not None:
+        joint += ctx.astype(np.int64) * width
+    cnt = np.bincount(joint).astype(np.float64)
+    per_ctx = np.bincount(np.arange(cnt.size) // width, weights=cnt)
+    nz, nz_ctx = cnt[cnt > 0], per_ctx[per_ctx > 0]
+    # Σ_c N_c log N_c − Σ n log n: the codes' entropy given their context, in bits
+    bits = float((nz_ctx * np.log2(nz_ctx)).sum() - (nz * np.log2(nz)).sum())
+    return bits + nout * 8.0 * itemsize
 
 
 def _samples(x3: np.ndarray) -> list[np.ndarray]:
-    """Up to 8 blocks spread over the array, about ``_SAMPLE`` values in all, for choosing
-    the predictor (one central block can miss what most of the field is like)."""
-    if x3.size <= _SAMPLE:
+    """Blocks spread over the array, ``_SAMPLE`` values in all (an eighth of a small array),
+    for choosing the predictor (one central block can miss what most of the field is like)."""
+    budget = min(_SAMPLE, max(x3.size // 8, 1 << 12))
+    if x3.size <= budget:
         return [x3]
     long_axes = [a for a, n in enumerate(x3.shape) if n > 1]
     per_axis = 2 if len(long_axes) >= 3 else (3 if len(long_axes) == 2 else 8)
-    side = max(int((_SAMPLE / per_axis ** len(long_axes)) ** (1 / len(long_axes))), 4)
+    side = max(int((budget / per_axis ** len(long_axes)) ** (1 / len(long_axes))), 4)
     starts = []
     for n in x3.shape:
         m = min(n, side)
