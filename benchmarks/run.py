@@ -44,7 +44,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="small sizes (10^6 / 10^5): a smoke run")
     p.add_argument(
         "--only",
-        choices=("uniform", "lloyd", "adpcm", "lorenzo", "audio", "image"),
+        choices=("uniform", "lloyd", "adpcm", "lorenzo", "audio", "image", "compression"),
         help="run one benchmark",
     )
     p.add_argument("--repeat", type=int, default=5, help="timed repeats after the warm-up (5)")
@@ -114,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         import bench_image
 
         sections.append(bench_image.run(repeat=args.repeat, log=_log))
+    if args.only in (None, "compression"):
+        import compression
+
+        sections.extend(compression.run(repeat=args.repeat, quick=args.quick, log=_log))
     elapsed = time.perf_counter() - started
 
     print()
