@@ -17,6 +17,11 @@ HEAVY = [
     "click",
     "dask",
     "zarr",
+    "xarray",
+    "distributed",
+    "numcodecs",
+    "constriction",
+    "zstandard",
 ]
 
 

@@ -32,6 +32,10 @@ def cli() -> None:
                                                audio bit depth with dither and shaping
       quanta image quantize IN.jpg -o OUT.png --colors 16
                                                a palette image, with dither if asked
+      quanta compress IN.npy -o OUT.qnt --abs-error 0.01
+                                               error-bounded compression (.qnt, or
+                                               .zarr in parallel with Dask); then
+                                               quanta info / quanta decompress
 
     DATA is .npy, .npz, .csv/.txt, .wav/.flac or .png/.jpg (told by content).
     Run `quanta COMMAND --help` for each command's options and examples.
@@ -40,10 +44,11 @@ def cli() -> None:
 
 def _register_commands() -> None:
     from quanta.cli.audio import audio
+    from quanta.cli.coding import compress, decompress, info
     from quanta.cli.commands import analyze, demo, methods, quantize
     from quanta.cli.image import image
 
-    for command in (analyze, quantize, demo, methods, audio, image):
+    for command in (analyze, quantize, demo, methods, audio, image, compress, decompress, info):
         cli.add_command(command)
 
 

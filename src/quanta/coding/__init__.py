@@ -10,6 +10,9 @@
 * :func:`encode_symbols` / :class:`SymbolDecoder`: ANS (``constriction``) or zstd
   coding of integer symbols under per-context static models;
 * :class:`QntReader` / :class:`QntWriter`: the ``.qnt`` container;
+* :func:`compress_file` / :func:`decompress_file` / :func:`file_info`: files —
+  ``.npy``, netCDF or Zarr in, ``.qnt`` or (with Dask, locally or on a
+  ``dask.distributed`` cluster) Zarr out — what ``quanta compress`` runs;
 * :class:`Quanta` (numcodecs, Zarr format 2) and :class:`QuantaZarr3` (Zarr format 3):
   the same compression as a Zarr compressor, the bound kept chunk by chunk (needs
   ``pip install 'quanta[zarr]'``).
@@ -37,6 +40,11 @@ _WHERE = {
     "encode": "quanta.coding.entropy",
     "Quanta": "quanta.coding.numcodec",
     "QuantaZarr3": "quanta.coding.numcodec",
+    "compress_file": "quanta.coding.scale",
+    "compress_zarr": "quanta.coding.scale",
+    "decompress_file": "quanta.coding.scale",
+    "file_info": "quanta.coding.scale",
+    "open_source": "quanta.coding.scale",
     "Header": "quanta.coding.container",
     "QntReader": "quanta.coding.container",
     "QntWriter": "quanta.coding.container",

@@ -314,21 +314,31 @@ def _write(
     )
     header = writer.header
     total = header.nchunks
-    stats = {"max_abs_error": 0.0, "sse": 0.0, "outliers": 0, "finite": 0}
+    stats = {
+        "max_abs_error": 0.0,
+        "sse": 0.0,
+        "outliers": 0,
+        "finite": 0,
+        "lo": math.inf,
+        "hi": -math.inf,
+    }
 
-    def job(i: int) -> tuple[int, bytes, int]:
+    def job(i: int) -> tuple[int, bytes, tuple[int, float, float]]:
         block = np.asarray(work[header.chunk_slices(i)])
-        finite = int(np.count_nonzero(np.isfinite(block)))
-        return i, compress_chunk(block, bound.abs_error, predictor=predictor, coder=coder), finite
+        fin = block[np.isfinite(block)]
+        seen = (fin.size, float(fin.min()), float(fin.max())) if fin.size else (0, 0.0, 0.0)
+        return i, compress_chunk(block, bound.abs_error, predictor=predictor, coder=coder), seen
 
     with writer:
         done = 0
-        for i, payload, finite in _run(job, total, threads):
+        for i, payload, (finite, lo, hi) in _run(job, total, threads):
             info = chunk_info(payload)
             stats["max_abs_error"] = max(stats["max_abs_error"], info.max_abs_error)
             stats["sse"] += info.sse
             stats["outliers"] += info.outliers
             stats["finite"] += finite
+            if finite:
+                stats["lo"], stats["hi"] = min(stats["lo"], lo), max(stats["hi"], hi)
             writer.write_chunk(i, payload)
             done += 1
             if progress is not None:
@@ -336,7 +346,8 @@ def _write(
     raw = math.prod(work.shape) * dtype.itemsize
     size = writer.bytes_written
     mse = stats["sse"] / stats["finite"] if stats["finite"] else 0.0
-    peak = bound.value_range or 1.0
+    span = stats["hi"] - stats["lo"] if stats["finite"] else 0.0
+    peak = span or 1.0
     return {
         "bound": bound.to_json(),
         "shape": list(work.shape) if order == "C" else list(work.shape[::-1]),
@@ -348,6 +359,8 @@ def _write(
         "ratio": raw / size if size else math.inf,
         "bits_per_value": 8 * size / max(math.prod(work.shape), 1),
         "max_abs_error": stats["max_abs_error"],
+        "rmse": math.sqrt(mse),
+        "value_range": span,
         "psnr_db": (10 * math.log10(peak * peak / mse)) if mse > 0 else math.inf,
         "outliers": stats["outliers"],
     }
@@ -401,7 +414,10 @@ def decompress_to(
     from quanta.coding.container import QntReader
 
     threads = _threads(threads)
-    reader = source if isinstance(source, QntReader) else QntReader(source)
+    if not isinstance(source, QntReader):
+        with QntReader(source) as reader:
+            return decompress_to(reader, out, threads=threads, progress=progress)
+    reader = source
     header = reader.header
     fortran = header.order == "F"
     stored = out.T if fortran else out
@@ -440,7 +456,11 @@ def decompress(data: Any, *, threads: int = 1, max_bytes: int | None = None) -> 
     """
     from quanta.coding.container import QntReader
 
-    reader = QntReader(data)
+    with QntReader(data) as reader:
+        return _decompress_reader(reader, threads, max_bytes)
+
+
+def _decompress_reader(reader: Any, threads: int, max_bytes: int | None) -> np.ndarray:
     header = reader.header
     nbytes = math.prod(header.shape) * header.dtype.itemsize
     limit = _memory_limit() if max_bytes is None else int(max_bytes)
