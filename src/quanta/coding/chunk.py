@@ -49,6 +49,7 @@ _RADIUS = 32767
 _TOP_CONTEXT = 7  # activity contexts 0 … 7 (the kernel's thresholds), per level group
 _N_CONTEXTS = 3 * (_TOP_CONTEXT + 1)
 _MAX_NDIM = 32
+_MAX_CHUNK = 1 << 32  # values in one chunk (16 GiB of float32)
 _SAMPLE = 1 << 18  # values in all the blocks "auto" tries each predictor on
 
 
@@ -361,6 +362,11 @@ def decompress_chunk(
     if expect_shape is not None and tuple(expect_shape) != info.shape:
         raise CorruptData(f"chunk holds shape {info.shape} where {tuple(expect_shape)} belongs")
     dtype = info.dtype
+    if size > _MAX_CHUNK:
+        raise CorruptData(f"chunk declares {size:,} values, more than {_MAX_CHUNK:,}")
+    # The symbol stream and the outliers are checked against the declared size (and what
+    # their bytes can hold) before the output is allocated.
+    dec = SymbolDecoder(stream, size)
     outl = np.frombuffer(_decompress_exact(outl_blob, info.outliers * dtype.itemsize), dtype=dtype)
     if out is None:
         out = np.empty(info.shape, dtype=dtype)
@@ -369,7 +375,6 @@ def decompress_chunk(
     if size == 0:
         return out
     r = out.reshape(_as3d(info.shape))
-    dec = SymbolDecoder(stream, size)
     dummy = np.zeros(1, dtype=dtype)
     stats = np.zeros(2)
     outl = outl.copy()  # writable: the kernel is compiled for both directions

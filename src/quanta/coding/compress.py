@@ -158,10 +158,16 @@ def resolve_bound(x: Any, abs_error: Any = None, rel_error: Any = None, psnr: An
     if not math.isfinite(span):
         raise InvalidInput("the value range overflows float64; give abs_error instead")
     # A constant (or all non-finite) array is reproduced exactly by any bound.
+    # A constant (or all non-finite) array has no range: the bound is then taken against
+    # its magnitude (or 1), and any bound reproduces it within that.
     base = span if span > 0 else max(abs(rng[0]) if rng else 0.0, 1.0)
-    if name == "rel_error":
-        return Bound("rel", v, v * base, span)
-    return Bound("psnr", v, math.sqrt(3.0) * base * 10.0 ** (-v / 20.0), span)
+    eps = v * base if name == "rel_error" else math.sqrt(3.0) * base * 10.0 ** (-v / 20.0)
+    if not (math.isfinite(eps) and eps > 0):
+        raise InvalidParameter(
+            f"{name}={value!r} asks for an absolute error of {eps!r} on data whose range is "
+            f"{span!r}: no float can be that exact; ask for a looser bound"
+        )
+    return Bound("rel" if name == "rel_error" else "psnr", v, eps, span)
 
 
 def auto_chunks(shape: tuple[int, ...], itemsize: int, threads: int = 1) -> tuple[int, ...]:
@@ -189,11 +195,14 @@ def auto_chunks(shape: tuple[int, ...], itemsize: int, threads: int = 1) -> tupl
 
 def _check_chunks(chunks: Any, shape: tuple[int, ...]) -> tuple[int, ...]:
     try:
-        out = tuple(int(c) for c in chunks)
-    except (TypeError, ValueError):
+        items = list(chunks)
+    except TypeError:
+        items = [None]
+    if any(isinstance(c, bool) or not isinstance(c, numbers.Integral) for c in items):
         raise InvalidParameter(
             f"chunks must be a sequence of positive integers, got {chunks!r}"
         ) from None
+    out = tuple(int(c) for c in items)
     if len(out) != len(shape) or any(c < 1 for c in out):
         raise InvalidParameter(
             f"chunks must give one positive length per axis of the {len(shape)}-D array, "
@@ -259,10 +268,14 @@ def compress_to(
     else:  # given in the user's axes
         user = _check_chunks(chunks, tuple(x.shape))
         grid_chunks = user[::-1] if transpose else user
+    # A PSNR bound may need a second try: into memory first unless the target is a path
+    # (which every try replaces atomically), so a file object gets one finished file.
+    buffered = bound.mode == "psnr" and not isinstance(target, (str, os.PathLike))
     for attempt in range(_PSNR_TRIES):
+        sink = io.BytesIO() if buffered else target
         summary = _write(
             work,
-            target,
+            sink,
             bound,
             predictor,
             coder,
@@ -276,9 +289,8 @@ def compress_to(
         # Short of the target: tighten ε by the shortfall (and a margin) and go again.
         factor = 10.0 ** ((summary["psnr_db"] - bound.value) / 20.0) * 0.98
         bound = Bound("psnr", bound.value, bound.abs_error * factor, bound.value_range)
-        if hasattr(target, "seek"):
-            target.seek(0)
-            target.truncate()
+    if buffered:
+        target.write(sink.getvalue())
     return summary
 
 
@@ -414,6 +426,10 @@ def decompress_to(
     from quanta.coding.container import QntReader
 
     threads = _threads(threads)
+    if not isinstance(out, np.ndarray):
+        raise InvalidInput(
+            f"out must be a NumPy array (or numpy.memmap) to decode into, got {type(out).__name__}"
+        )
     if not isinstance(source, QntReader):
         with QntReader(source) as reader:
             return decompress_to(reader, out, threads=threads, progress=progress)
@@ -463,7 +479,14 @@ def decompress(data: Any, *, threads: int = 1, max_bytes: int | None = None) -> 
 def _decompress_reader(reader: Any, threads: int, max_bytes: int | None) -> np.ndarray:
     header = reader.header
     nbytes = math.prod(header.shape) * header.dtype.itemsize
-    limit = _memory_limit() if max_bytes is None else int(max_bytes)
+    if max_bytes is None:
+        limit = _memory_limit()
+    elif (
+        isinstance(max_bytes, bool) or not isinstance(max_bytes, numbers.Integral) or max_bytes < 0
+    ):
+        raise InvalidParameter(f"max_bytes must be a non-negative integer, got {max_bytes!r}")
+    else:
+        limit = int(max_bytes)
     if nbytes > limit:
         raise CorruptData(
             f"the data declare a {_user_shape(header)} {header.dtype} array of {nbytes:,} bytes, "

@@ -10,10 +10,10 @@ Byte form::
 
     4 B  magic b"QNTA"
     u16  format version (1)
-    u32  bytes of the JSON (shape, code dtype, variable-width fields)
-    ...  the JSON
-    u64  bytes of the side information, then those bytes: a zstd frame of
-         Encoded.to_bytes of the same Encoded with no codes
+    u32  bytes of the side information, then those bytes: one zstd frame of
+         u32 length of a JSON header (shape, code dtype, offset of the codes,
+         variable-width fields), the JSON, and Encoded.to_bytes of the same
+         Encoded with no codes
     ...  the symbol stream of the codes, offset to start at 0
 
 >>> import numpy as np, quanta as qa
@@ -96,7 +96,6 @@ def encode(enc: Any, coder: str = "ans") -> bytes:
     stripped = dataclasses.replace(
         enc, codes=np.zeros(0, dtype=codes.dtype), shape=(0,), widths_from=None, width_block=0
     )
-    side = _zstd().ZstdCompressor(level=19).compress(stripped.to_bytes())
     head = json.dumps(
         {
             "shape": list(enc.shape),
@@ -107,10 +106,11 @@ def encode(enc: Any, coder: str = "ans") -> bytes:
         },
         separators=(",", ":"),
     ).encode()
+    # One zstd frame for both JSON headers and the parameters: they share their words.
+    raw_side = struct.pack("<I", len(head)) + head + stripped.to_bytes()
+    side = _zstd().ZstdCompressor(level=19).compress(raw_side)
     stream = encode_symbols((flat - low).astype(np.int32), coder=coder)
-    return b"".join(
-        [_HEAD.pack(_MAGIC, _VERSION, len(head)), head, struct.pack("<Q", len(side)), side, stream]
-    )
+    return b"".join([_HEAD.pack(_MAGIC, _VERSION, len(side)), side, stream])
 
 
 def decode(data: bytes | bytearray | memoryview) -> Any:
@@ -119,18 +119,22 @@ def decode(data: bytes | bytearray | memoryview) -> Any:
     from quanta.core.encoded import Encoded
 
     view = memoryview(data).cast("B")
-    if len(view) < _HEAD.size + 8:
+    if len(view) < _HEAD.size:
         raise CorruptData("entropy-coded Encoded is shorter than its header")
-    magic, version, n_head = _HEAD.unpack_from(view, 0)
+    magic, version, n_side = _HEAD.unpack_from(view, 0)
     if magic != _MAGIC:
         raise CorruptData("not entropy-coded quanta Encoded bytes (missing b'QNTA' magic)")
     if version > _VERSION:
         raise CorruptData(f"format {version} is newer than this quanta reads; upgrade quanta")
     pos = _HEAD.size
-    if pos + n_head + 8 > len(view):
+    if pos + n_side > len(view):
+        raise CorruptData("entropy-coded Encoded is truncated in its side information")
+    raw_side = _unzstd(view[pos : pos + n_side])
+    (n_head,) = struct.unpack_from("<I", raw_side, 0) if len(raw_side) >= 4 else (1 << 40,)
+    if 4 + n_head > len(raw_side):
         raise CorruptData("entropy-coded Encoded is truncated in its header")
     try:
-        head = json.loads(bytes(view[pos : pos + n_head]))
+        head = json.loads(raw_side[4 : 4 + n_head])
         shape = tuple(int(n) for n in head["shape"])
         code_dt = np.dtype(head["code_dtype"])
         low = int(head["low"])
@@ -147,14 +151,10 @@ def decode(data: bytes | bytearray | memoryview) -> Any:
         or not -(1 << 62) <= low < (1 << 62)
     ):
         raise CorruptData("entropy-coded Encoded declares an impossible shape or code dtype")
-    pos += n_head
-    (n_side,) = struct.unpack_from("<Q", view, pos)
-    pos += 8
-    if pos + n_side > len(view):
-        raise CorruptData("entropy-coded Encoded is truncated in its side information")
-    stripped = Encoded.from_bytes(_unzstd(view[pos : pos + n_side]))
+    stripped = Encoded.from_bytes(raw_side[4 + n_head :])
+    pos += n_side
     count = int(np.prod(shape, dtype=np.int64))
-    dec = SymbolDecoder(view[pos + n_side :], count)
+    dec = SymbolDecoder(view[pos:], count)
     symbols = dec.read(np.zeros(0, np.uint8)) if count == 0 else dec.read_plain(count)
     dec.finish()
     values = symbols.astype(np.int64) + low

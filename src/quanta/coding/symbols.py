@@ -52,6 +52,7 @@ _MAX_CONTEXTS = 64
 _MAX_SYMBOL = (1 << 31) - 1
 # The ANS coder histograms symbols in a dense table: they must be small integers.
 _MAX_ALPHABET = 1 << 24
+_MAX_ZSTD_RATIO = 1 << 15
 _MAX_EXPONENT = 48  # of a model count: mantissa << exponent
 _ZSTD_LEVEL = 3
 
@@ -60,6 +61,17 @@ def _zstd() -> Any:
     import zstandard
 
     return zstandard
+
+
+def _small_ints(values: Any, what: str, rule: str, top: int) -> np.ndarray:
+    """``values`` as a flat int32 array, refused unless they are integers in 0 … ``top``."""
+    arr = np.asarray(values)
+    if arr.dtype.kind not in "iu":
+        raise InvalidInput(f"{what} must be {rule} integers, got {arr.dtype}")
+    flat = arr.reshape(-1)
+    if flat.size and (int(flat.min()) < 0 or int(flat.max()) > top):
+        raise InvalidInput(f"{what} must be {rule}, got {flat.min()} … {flat.max()}")
+    return np.ascontiguousarray(flat, dtype=np.int32)
 
 
 def _float8(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -124,10 +136,8 @@ def encode_symbols(
         raise InvalidParameter(f"coder must be one of {CODERS}, got {coder!r}")
     if not 1 <= n_contexts <= _MAX_CONTEXTS:
         raise InvalidParameter(f"n_contexts must be in 1..{_MAX_CONTEXTS}, got {n_contexts}")
-    symbols = np.ascontiguousarray(symbols, dtype=np.int32).reshape(-1)
+    symbols = _small_ints(symbols, "symbols", "non-negative (below 2**31)", _MAX_SYMBOL)
     n = symbols.size
-    if n and int(symbols.min()) < 0:
-        raise InvalidInput("symbols must be non-negative")
     if coder == "ans" and n and int(symbols.max()) >= _MAX_ALPHABET:
         raise InvalidInput(f"symbols must be below {_MAX_ALPHABET} for the ANS coder")
     head = _HEAD.pack(_CODER_IDS[coder], n_contexts, n)
@@ -142,11 +152,10 @@ def encode_symbols(
         ctx = np.zeros(n, dtype=np.uint8)
         n_contexts = 1
     else:
-        ctx = np.ascontiguousarray(contexts, dtype=np.uint8).reshape(-1)
+        rule = f"non-negative and below n_contexts={n_contexts}"
+        ctx = _small_ints(contexts, "contexts", rule, n_contexts - 1).astype(np.uint8)
         if ctx.size != n:
             raise InvalidInput(f"{ctx.size} contexts for {n} symbols")
-        if n and int(ctx.max()) >= n_contexts:
-            raise InvalidInput(f"contexts must be below n_contexts={n_contexts}")
     grouped, starts, values, counts = context_ranks(symbols, ctx, n_contexts)
     parts = [head]
     for c in range(n_contexts):
@@ -176,7 +185,7 @@ class _Context:
         self.counts = counts
         self.left = total
         self.total = total
-        self._coder = None
+        self.coder = None
         self._model = None
         if symbols.size > 1:
             import constriction
@@ -185,7 +194,7 @@ class _Context:
                 _probabilities(counts), perfect=False
             )
             try:
-                self._coder = constriction.stream.stack.AnsCoder(words)
+                self.coder = constriction.stream.stack.AnsCoder(words)
             except Exception as exc:  # constriction refuses malformed stacks with ValueError
                 raise CorruptData(f"the ANS stream is not valid: {exc}") from None
 
@@ -196,10 +205,10 @@ class _Context:
                 f"{self.left} left: corrupt data"
             )
         self.left -= k
-        if self._coder is None:
+        if self.coder is None:
             return np.full(k, self.symbols[0] if self.symbols.size else 0, dtype=np.int32)
         try:
-            ranks = self._coder.decode(self._model, k)
+            ranks = self.coder.decode(self._model, k)
         except Exception as exc:  # constriction raises its own errors on exhausted input
             raise CorruptData(f"the ANS stream cannot be decoded: {exc}") from None
         return self.symbols[ranks]
@@ -321,6 +330,8 @@ class SymbolDecoder:
         """Check that every symbol was read and every stack used up exactly."""
         if self._done != self.count or any(c.left for c in self._contexts):
             raise CorruptData("symbol stream holds more symbols than were read: corrupt data")
+        if any(c.coder is not None and not c.coder.is_empty() for c in self._contexts):
+            raise CorruptData("an ANS stack holds more than its symbols: corrupt data")
 
 
 def _decompress_exact(blob: memoryview, size: int) -> bytes:
@@ -332,6 +343,10 @@ def _decompress_exact(blob: memoryview, size: int) -> bytes:
         raise CorruptData(f"zstd frame is not valid: {exc}") from None
     if params.content_size != size:
         raise CorruptData(f"zstd frame declares {params.content_size} bytes where {size} belong")
+    if size > _MAX_ZSTD_RATIO * len(blob) + 4096:
+        # More than zstd can expand (its densest block, RLE, turns 4 bytes into 128 KiB):
+        # refused before the output is allocated.
+        raise CorruptData(f"a {len(blob)}-byte zstd frame cannot hold {size} bytes")
     try:
         raw = zstandard.ZstdDecompressor().decompress(blob, max_output_size=size)
     except zstandard.ZstdError as exc:
