@@ -2,7 +2,7 @@
 
 ``.qnt`` (compress) and ``.qnta`` (coding.encode) files, and the arrays they decoded to when
 they were written, live in tests/fixtures/qnt/v*/, written by
-tests/fixtures/qnt/make_fixtures.py (see tests/test_fixtures.py for the same scheme applied
+tests/fixtures/qnt/make_qnt_fixtures.py (see tests/test_fixtures.py for the same scheme applied
 to Encoded bytes). Decoding is deterministic, so the comparison is exact.
 """
 
