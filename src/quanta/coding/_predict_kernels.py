@@ -48,6 +48,7 @@ __all__ = [
     "MODE_DECODE",
     "MODE_ENCODE",
     "interp_levels",
+    "interp_encode",
     "interp_pass",
     "interp_passes",
     "lorenzo_run",
@@ -353,6 +354,37 @@ def interp_pass(
     stats[0] = max(stats[0], emax)
     stats[1] += sse
     return pos, nout
+
+
+@njit(cache=True, nogil=True)
+def interp_encode(
+    x, r, codes, outliers, eps, radius, order, passes, cubic, ctx, top, stats, skip
+):  # pragma: no cover
+    """Every pass of :func:`interp_pass` in encoding mode, in one call (``passes``: the
+    ``(lv, k)`` rows of :func:`interp_passes`). Returns the number of outliers."""
+    pos = 0
+    nout = 0
+    for row in range(passes.shape[0]):
+        pos, nout = interp_pass(
+            x,
+            r,
+            codes,
+            outliers,
+            pos,
+            nout,
+            eps,
+            radius,
+            order,
+            passes[row, 0],
+            passes[row, 1],
+            cubic,
+            MODE_ENCODE,
+            ctx,
+            top,
+            stats,
+            skip,
+        )
+    return nout
 
 
 def interp_passes(

@@ -116,27 +116,24 @@ def _encode_stream(
             ctx = np.empty(n, dtype=np.uint8)
             cubic = pred == "interp-cubic"
             order_arr = np.asarray(order, dtype=np.int64)
-            pos, nout = 0, 0
-            for lv, k, _ in K.interp_passes(x3.shape, order, skip):
-                pos, nout = K.interp_pass(
-                    flat,
-                    r,
-                    codes,
-                    outliers,
-                    pos,
-                    nout,
-                    eps,
-                    _RADIUS,
-                    order_arr,
-                    lv,
-                    k,
-                    cubic,
-                    K.MODE_ENCODE,
-                    ctx,
-                    _TOP_CONTEXT,
-                    stats,
-                    skip,
-                )
+            passes = np.asarray(
+                [(lv, k) for lv, k, _ in K.interp_passes(x3.shape, order, skip)], dtype=np.int64
+            )
+            nout = K.interp_encode(
+                flat,
+                r,
+                codes,
+                outliers,
+                eps,
+                _RADIUS,
+                order_arr,
+                passes,
+                cubic,
+                ctx,
+                _TOP_CONTEXT,
+                stats,
+                skip,
+            )
         if nout <= capacity:
             return codes, ctx, outliers[:nout], r, (1 if ctx is None else _N_CONTEXTS), stats
         capacity = nout
@@ -146,25 +143,24 @@ def _estimate_bits(
     codes: np.ndarray, ctx: np.ndarray | None, n_ctx: int, nout: int, itemsize: int
 ) -> float:
     """Empirical conditional entropy of the codes (bits) plus the outliers' raw bits."""
+    from quanta.coding._symbol_kernels import context_ranks
+
     if codes.size == 0:
         return nout * 8.0 * itemsize
-    low = int(codes.min())
-    width = int(codes.max()) - low + 1
-    joint = codes.astype(np.int64) - low
-    if ctx is not None:
-        joint += ctx.astype(np.int64) * width
-    cnt = np.bincount(joint).astype(np.float64)
-    per_ctx = np.bincount(np.arange(cnt.size) // width, weights=cnt)
-    nz, nz_ctx = cnt[cnt > 0], per_ctx[per_ctx > 0]
+    if ctx is None:
+        ctx, n_ctx = np.zeros(codes.size, np.uint8), 1
+    counts = context_ranks(codes, ctx, n_ctx)[3].astype(np.float64)
+    per_ctx = counts.sum(axis=1)
+    nz, nz_ctx = counts[counts > 0], per_ctx[per_ctx > 0]
     # Σ_c N_c log N_c − Σ n log n: the codes' entropy given their context, in bits
     bits = float((nz_ctx * np.log2(nz_ctx)).sum() - (nz * np.log2(nz)).sum())
     return bits + nout * 8.0 * itemsize
 
 
 def _samples(x3: np.ndarray) -> list[np.ndarray]:
-    """Blocks spread over the array, ``_SAMPLE`` values in all (an eighth of a small array),
+    """Blocks spread over the array, ``_SAMPLE`` values in all (1/16 of a smaller array),
     for choosing the predictor (one central block can miss what most of the field is like)."""
-    budget = min(_SAMPLE, max(x3.size // 8, 1 << 12))
+    budget = min(_SAMPLE, max(x3.size // 16, 1 << 12))
     if x3.size <= budget:
         return [x3]
     long_axes = [a for a, n in enumerate(x3.shape) if n > 1]
