@@ -83,21 +83,22 @@ def _visit(
             r[i] = p + (c - radius - 1) * step
         return pos + 1, nout, 0.0
     v = x[i]
-    if _finite(p):
-        d = (np.float64(v) - p) * inv_step
-        if d > -radius - 0.5 and d < radius + 0.5:
-            q = np.floor(d + 0.5)
-            rv = r.dtype.type(p + q * step)
-            e = abs(np.float64(rv) - np.float64(v))
-            if e <= eps:
-                r[i] = rv
-                codes[pos] = np.int32(q) + radius + 1
-                return pos + 1, nout, e
-    codes[pos] = 0
-    if nout < outliers.size:
-        outliers[nout] = v
-    r[i] = v
-    return pos + 1, nout + 1, 0.0
+    vd = np.float64(v)
+    # Written without branches but the rare one: NaN or ±Inf in v or p make d NaN or
+    # infinite, so `inside` is False and the value becomes an outlier.
+    d = (vd - p) * inv_step
+    inside = d > -radius - 0.5 and d < radius + 0.5
+    q = np.floor(d + 0.5) if inside else 0.0
+    rv = r.dtype.type(p + q * step)
+    e = abs(np.float64(rv) - vd)
+    ok = inside and e <= eps
+    r[i] = rv if ok else v
+    codes[pos] = (np.int32(q) + radius + 1) if ok else 0
+    if not ok:
+        if nout < outliers.size:
+            outliers[nout] = v
+        return pos + 1, nout + 1, 0.0
+    return pos + 1, nout, e
 
 
 @njit(cache=True, nogil=True)

@@ -102,7 +102,7 @@ def _encode_stream(
     n = x3.size
     flat = x3.reshape(-1)
     r = np.empty(x3.shape, dtype=x3.dtype)
-    codes = np.empty(n, dtype=np.int32)
+    codes = np.empty(n, dtype=np.uint16)  # 1 … 2·radius + 1 = 65535, 0 for outliers
     # Outliers are rare: start small, and only if the kernel finds more run again with
     # room for every one it counted.
     capacity = min(n, max(n // 64, 1024))
@@ -235,7 +235,7 @@ def compress_chunk(
     >>> bool(np.abs(y - x).max() <= 1e-3)
     True
     """
-    from quanta.coding.symbols import encode_symbols
+    from quanta.coding.symbols import CODERS, encode_checked
 
     x = np.asarray(x)
     dtype = np.dtype(x.dtype).newbyteorder("<")
@@ -243,6 +243,8 @@ def compress_chunk(
         raise InvalidInput(f"compress_chunk takes float32 or float64, got {x.dtype}")
     if predictor not in PREDICTORS:
         raise InvalidParameter(f"predictor must be one of {PREDICTORS}, got {predictor!r}")
+    if coder not in CODERS:
+        raise InvalidParameter(f"coder must be one of {CODERS}, got {coder!r}")
     if (
         isinstance(abs_error, bool)
         or not isinstance(abs_error, numbers.Real)
@@ -259,11 +261,11 @@ def compress_chunk(
         codes, ctx, outl, r, n_ctx, stats = _encode_stream(x3, eps, pred, order, skip)
         del r
         max_err, sse = float(stats[0]), float(stats[1])
-        stream = encode_symbols(codes, ctx, n_ctx, coder)
+        stream = encode_checked(codes, ctx, n_ctx, coder)
     else:
         pred, order, skip = "lorenzo", (0, 1, 2), -1
         outl, max_err, sse = np.zeros(0, dtype), 0.0, 0.0
-        stream = encode_symbols(np.zeros(0, np.int32), None, 1, coder)
+        stream = encode_checked(np.zeros(0, np.uint16), None, 1, coder)
     raw_out = outl.astype(dtype, copy=False).tobytes()
     packed_out = _zstd().ZstdCompressor(level=3).compress(raw_out)
     head = _FIXED.pack(

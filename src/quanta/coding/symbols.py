@@ -140,22 +140,33 @@ def encode_symbols(
     n = symbols.size
     if coder == "ans" and n and int(symbols.max()) >= _MAX_ALPHABET:
         raise InvalidInput(f"symbols must be below {_MAX_ALPHABET} for the ANS coder")
+    if contexts is None or n_contexts == 1:
+        ctx, n_contexts = None, 1
+    else:
+        rule = f"non-negative and below n_contexts={n_contexts}"
+        ctx = _small_ints(contexts, "contexts", rule, n_contexts - 1).astype(np.uint8)
+        if ctx.size != n:
+            raise InvalidInput(f"{ctx.size} contexts for {n} symbols")
+    return encode_checked(symbols, ctx, n_contexts, coder)
+
+
+def encode_checked(
+    symbols: np.ndarray, ctx: np.ndarray | None, n_contexts: int, coder: str
+) -> bytes:
+    """:func:`encode_symbols` without its input checks, for callers that guarantee them:
+    ``symbols`` a flat array of uint8/uint16/int32 in range, ``ctx`` flat uint8 below
+    ``n_contexts`` (or None)."""
+    from quanta.coding._symbol_kernels import context_ranks
+
+    n = symbols.size
     head = _HEAD.pack(_CODER_IDS[coder], n_contexts, n)
     if coder == "zstd":
         top = int(symbols.max()) if n else 0
         width = 1 if top < 1 << 8 else 2 if top < 1 << 16 else 4
         raw = symbols.astype(f"<u{width}").tobytes()
         return head + bytes([width]) + _zstd().ZstdCompressor(level=_ZSTD_LEVEL).compress(raw)
-    from quanta.coding._symbol_kernels import context_ranks
-
-    if contexts is None or n_contexts == 1:
+    if ctx is None:
         ctx = np.zeros(n, dtype=np.uint8)
-        n_contexts = 1
-    else:
-        rule = f"non-negative and below n_contexts={n_contexts}"
-        ctx = _small_ints(contexts, "contexts", rule, n_contexts - 1).astype(np.uint8)
-        if ctx.size != n:
-            raise InvalidInput(f"{ctx.size} contexts for {n} symbols")
     grouped, starts, values, counts = context_ranks(symbols, ctx, n_contexts)
     parts = [head]
     for c in range(n_contexts):
