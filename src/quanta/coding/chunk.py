@@ -188,21 +188,26 @@ def _choose(x3: np.ndarray, eps: float, predictor: str) -> tuple[str, tuple[int,
     if predictor == "lorenzo":
         return predictor, order, -1
     kinds = [predictor] if predictor.startswith("interp-") else ["interp-linear", "interp-cubic"]
-    skips = [-1, 0] if x3.shape[0] > 1 and sum(n > 1 for n in x3.shape) == 3 else [-1]
-    candidates = [(kind, skip) for skip in skips for kind in kinds]
-    if predictor == "auto":
-        candidates.append(("lorenzo", -1))
-    if len(candidates) == 1:
-        return candidates[0][0], order, candidates[0][1]
+    sliced = x3.shape[0] > 1 and sum(n > 1 for n in x3.shape) == 3
+    if len(kinds) == 1 and not sliced and predictor != "auto":
+        return kinds[0], order, -1
     samples = _samples(x3)
-    best, best_bits = candidates[0], math.inf
-    for cand, skip in candidates:
+
+    def cost(kind: str, skip: int) -> float:
         bits = 0.0
         for sample in samples:
-            codes, ctx, outl, _, n_ctx, _ = _encode_stream(sample, eps, cand, order, skip)
+            codes, ctx, outl, _, n_ctx, _ = _encode_stream(sample, eps, kind, order, skip)
             bits += _estimate_bits(codes, ctx, n_ctx, outl.size, sample.itemsize)
-        if bits < best_bits:
-            best, best_bits = (cand, skip), bits
+        return bits
+
+    # The interpolation first, then slice by slice with the better one, then Lorenzo.
+    costs = {(kind, -1): cost(kind, -1) for kind in kinds}
+    kind = min(costs, key=costs.get)[0]
+    if sliced:
+        costs[(kind, 0)] = cost(kind, 0)
+    if predictor == "auto":
+        costs[("lorenzo", -1)] = cost("lorenzo", -1)
+    best = min(costs, key=costs.get)
     return best[0], order, best[1]
 
 

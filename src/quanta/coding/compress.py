@@ -337,8 +337,7 @@ def _write(
 
     def job(i: int) -> tuple[int, bytes, tuple[int, float, float]]:
         block = np.asarray(work[header.chunk_slices(i)])
-        fin = block[np.isfinite(block)]
-        seen = (fin.size, float(fin.min()), float(fin.max())) if fin.size else (0, 0.0, 0.0)
+        seen = _finite_extent(block)
         return i, compress_chunk(block, bound.abs_error, predictor=predictor, coder=coder), seen
 
     with writer:
@@ -376,6 +375,17 @@ def _write(
         "psnr_db": (10 * math.log10(peak * peak / mse)) if mse > 0 else math.inf,
         "outliers": stats["outliers"],
     }
+
+
+def _finite_extent(block: np.ndarray) -> tuple[int, float, float]:
+    """(number of finite values, their min, their max); (0, 0, 0) if there are none."""
+    if block.size == 0:
+        return 0, 0.0, 0.0
+    lo, hi = float(block.min()), float(block.max())
+    if math.isfinite(lo) and math.isfinite(hi):  # NaN or ±Inf would show here
+        return block.size, lo, hi
+    fin = block[np.isfinite(block)]
+    return (fin.size, float(fin.min()), float(fin.max())) if fin.size else (0, 0.0, 0.0)
 
 
 def _run(job: Callable[[int], Any], total: int, threads: int) -> Any:
