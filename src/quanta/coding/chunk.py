@@ -158,9 +158,9 @@ def _estimate_bits(
 
 
 def _samples(x3: np.ndarray) -> list[np.ndarray]:
-    """Blocks spread over the array, ``_SAMPLE`` values in all (1/16 of a smaller array),
+    """Blocks spread over the array, ``_SAMPLE`` values in all (1/32 of a smaller array),
     for choosing the predictor (one central block can miss what most of the field is like)."""
-    budget = min(_SAMPLE, max(x3.size // 16, 1 << 12))
+    budget = min(_SAMPLE, max(x3.size // 32, 1 << 12))
     if x3.size <= budget:
         return [x3]
     long_axes = [a for a, n in enumerate(x3.shape) if n > 1]
