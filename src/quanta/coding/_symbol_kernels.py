@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["context_ranks"]
+__all__ = ["conditional_entropy_bits", "context_ranks"]
 
 
 @njit(cache=True, nogil=True)
@@ -58,3 +58,36 @@ def context_ranks(symbols, contexts, n_contexts):  # pragma: no cover
         grouped[fill[c]] = lut[c, 0 if s == 0 else s - lo + 1]
         fill[c] += 1
     return grouped, starts, values, counts
+
+
+@njit(cache=True, nogil=True)
+def conditional_entropy_bits(symbols, contexts, n_contexts):  # pragma: no cover
+    """Σ_c N_c·log2 N_c − Σ_{c,s} n_cs·log2 n_cs: the bits an ideal static coder of each
+    context's histogram spends on ``symbols`` (no model cost), for comparing predictors."""
+    lo = np.int64(1) << 40
+    hi = np.int64(0)
+    for i in range(symbols.size):
+        s = symbols[i]
+        if s != 0:
+            lo = min(lo, np.int64(s))
+            hi = max(hi, np.int64(s))
+    if hi < lo:
+        lo = 1
+        hi = 0
+    width = hi - lo + 2
+    counts = np.zeros((n_contexts, width), np.int32)
+    totals = np.zeros(n_contexts, np.int64)
+    for i in range(symbols.size):
+        s = symbols[i]
+        c = contexts[i]
+        counts[c, 0 if s == 0 else s - lo + 1] += 1
+        totals[c] += 1
+    bits = 0.0
+    for c in range(n_contexts):
+        if totals[c]:
+            bits += totals[c] * np.log2(totals[c])
+            for k in range(width):
+                m = counts[c, k]
+                if m:
+                    bits -= m * np.log2(m)
+    return bits

@@ -143,17 +143,13 @@ def _estimate_bits(
     codes: np.ndarray, ctx: np.ndarray | None, n_ctx: int, nout: int, itemsize: int
 ) -> float:
     """Empirical conditional entropy of the codes (bits) plus the outliers' raw bits."""
-    from quanta.coding._symbol_kernels import context_ranks
+    from quanta.coding._symbol_kernels import conditional_entropy_bits
 
     if codes.size == 0:
         return nout * 8.0 * itemsize
     if ctx is None:
         ctx, n_ctx = np.zeros(codes.size, np.uint8), 1
-    counts = context_ranks(codes, ctx, n_ctx)[3].astype(np.float64)
-    per_ctx = counts.sum(axis=1)
-    nz, nz_ctx = counts[counts > 0], per_ctx[per_ctx > 0]
-    # Σ_c N_c log N_c − Σ n log n: the codes' entropy given their context, in bits
-    bits = float((nz_ctx * np.log2(nz_ctx)).sum() - (nz * np.log2(nz)).sum())
+    bits = conditional_entropy_bits(codes, ctx, n_ctx)
     return bits + nout * 8.0 * itemsize
 
 
@@ -165,6 +161,8 @@ def _samples(x3: np.ndarray) -> list[np.ndarray]:
         return [x3]
     long_axes = [a for a, n in enumerate(x3.shape) if n > 1]
     per_axis = 2 if len(long_axes) >= 3 else (3 if len(long_axes) == 2 else 8)
+    if budget < 1 << 15:  # a small chunk: one central block (blocks too small mislead)
+        per_axis = 1
     side = max(int((budget / per_axis ** len(long_axes)) ** (1 / len(long_axes))), 4)
     starts = []
     for n in x3.shape:
@@ -240,7 +238,7 @@ def compress_chunk(
     >>> bool(np.abs(y - x).max() <= 1e-3)
     True
     """
-    from quanta.coding.symbols import CODERS, encode_checked
+    from quanta.coding.symbols import CODERS, _compressor, encode_checked
 
     x = np.asarray(x)
     dtype = np.dtype(x.dtype).newbyteorder("<")
@@ -272,7 +270,7 @@ def compress_chunk(
         outl, max_err, sse = np.zeros(0, dtype), 0.0, 0.0
         stream = encode_checked(np.zeros(0, np.uint16), None, 1, coder)
     raw_out = outl.astype(dtype, copy=False).tobytes()
-    packed_out = _zstd().ZstdCompressor(level=3).compress(raw_out)
+    packed_out = _compressor().compress(raw_out)
     head = _FIXED.pack(
         _MAGIC,
         _VERSION,

@@ -36,6 +36,7 @@ to its model's counts.
 from __future__ import annotations
 
 import struct
+import threading
 from typing import Any
 
 import numpy as np
@@ -61,6 +62,17 @@ def _zstd() -> Any:
     import zstandard
 
     return zstandard
+
+
+_LOCAL = threading.local()
+
+
+def _compressor() -> Any:
+    """This thread's zstd compressor (making one costs more than compressing a model)."""
+    comp = getattr(_LOCAL, "zstd", None)
+    if comp is None:
+        comp = _LOCAL.zstd = _zstd().ZstdCompressor(level=_ZSTD_LEVEL)
+    return comp
 
 
 def _small_ints(values: Any, what: str, rule: str, top: int) -> np.ndarray:
@@ -91,7 +103,7 @@ def _model(symbols: np.ndarray, counts: np.ndarray) -> tuple[bytes, np.ndarray]:
     man, exp = _float8(counts)
     gaps = np.diff(symbols, prepend=0).astype("<u4")
     raw = gaps.tobytes() + man.tobytes() + exp.tobytes()
-    blob = _zstd().ZstdCompressor(level=_ZSTD_LEVEL).compress(raw)
+    blob = _compressor().compress(raw)
     return blob, man.astype(np.int64) << exp.astype(np.int64)
 
 
@@ -164,7 +176,7 @@ def encode_checked(
         top = int(symbols.max()) if n else 0
         width = 1 if top < 1 << 8 else 2 if top < 1 << 16 else 4
         raw = symbols.astype(f"<u{width}").tobytes()
-        return head + bytes([width]) + _zstd().ZstdCompressor(level=_ZSTD_LEVEL).compress(raw)
+        return head + bytes([width]) + _compressor().compress(raw)
     if ctx is None:
         ctx = np.zeros(n, dtype=np.uint8)
     grouped, starts, values, counts = context_ranks(symbols, ctx, n_contexts)
