@@ -101,11 +101,36 @@ def _visit(
     return pos + 1, nout, e
 
 
+_NO_CODES = (1 << 30, -1)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _count(hist, c, code, clo, chi):  # pragma: no cover
+    """Count ``code`` in context ``c``; track the smallest and largest code but 0."""
+    hist[c, code] += 1
+    if code != 0:
+        if code < clo:
+            clo = code
+        if code > chi:
+            chi = code
+    return clo, chi
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _finish_stats(stats, emax, sse, clo, chi):  # pragma: no cover
+    """stats = [max |error|, Σ error², smallest code but 0, largest code]."""
+    stats[0] = max(stats[0], emax)
+    stats[1] += sse
+    stats[2] = min(stats[2], clo)
+    stats[3] = max(stats[3], chi)
+
+
 @njit(cache=True, nogil=True)
-def lorenzo_run(x, r, codes, outliers, eps, radius, decode, stats):  # pragma: no cover
+def lorenzo_run(x, r, codes, outliers, eps, radius, decode, stats, hist):  # pragma: no cover
     """Lorenzo prediction in C order over the 3-D reconstruction ``r`` (``x``: the flat input).
 
-    Returns the number of outliers; encoding adds the errors made to ``stats``.
+    Returns the number of outliers; encoding adds the errors made to ``stats`` and counts
+    the codes in ``hist[0]`` (see :func:`_count`).
     """
     n0, n1, n2 = r.shape
     rf = r.reshape(-1)
@@ -117,6 +142,7 @@ def lorenzo_run(x, r, codes, outliers, eps, radius, decode, stats):  # pragma: n
     nout = 0
     emax = 0.0
     sse = 0.0
+    clo, chi = _NO_CODES
     for i0 in range(n0):
         for i1 in range(n1):
             base = i0 * s0 + i1 * s1
@@ -143,11 +169,12 @@ def lorenzo_run(x, r, codes, outliers, eps, radius, decode, stats):  # pragma: n
                 pos, nout, e = _visit(
                     x, rf, codes, outliers, pos, nout, i, p, eps, inv_step, step, radius, decode
                 )
-                sse += e * e
-                if e > emax:
-                    emax = e
-    stats[0] = max(stats[0], emax)
-    stats[1] += sse
+                if not decode:
+                    sse += e * e
+                    if e > emax:
+                        emax = e
+                    clo, chi = _count(hist, 0, codes[pos - 1], clo, chi)
+    _finish_stats(stats, emax, sse, clo, chi)
     return nout
 
 
@@ -258,6 +285,7 @@ def interp_pass(
     top,
     stats,
     skip,
+    hist,
 ):  # pragma: no cover
     """One pass of the multilevel interpolation: level ``lv`` (stride 2^(lv−1)), axis ``order[k]``.
 
@@ -266,7 +294,8 @@ def interp_pass(
     contexts of a whole pass before it decodes its codes. ``mode``: ``MODE_ENCODE`` writes
     ``codes`` and ``ctx`` from stream position ``pos``; ``MODE_CONTEXT`` writes only ``ctx``;
     ``MODE_DECODE`` reads ``codes`` and rebuilds ``r``. Encoding adds the errors made to
-    ``stats`` ([max |e|, Σe²]). ``lv = 0`` is the pass of the origin
+    ``stats`` and counts each code in ``hist[context]`` (see :func:`_finish_stats`,
+    :func:`_count`). ``lv = 0`` is the pass of the origin
     value alone. ``skip`` (0–2, or −1 for none) names an axis the interpolation does not
     cross: each slice along it is interpolated on its own (in 2-D), and the slices' origin
     values are predicted one from the previous. Returns ``(pos, nout)`` after the pass.
@@ -294,8 +323,9 @@ def interp_pass(
             pos, nout, e = _visit(
                 x, rf, codes, outliers, pos, nout, t * fk, p, eps, inv_step, step, radius, decode
             )
-            stats[0] = max(stats[0], e)
-            stats[1] += e * e
+            if not decode:
+                clo, chi = _count(hist, 0, codes[pos - 1], _NO_CODES[0], _NO_CODES[1])
+                _finish_stats(stats, e, e * e, clo, chi)
         return pos, nout
     s = 1 << (lv - 1)
     big = 2 * s
@@ -318,6 +348,7 @@ def interp_pass(
     level_group = (top + 1) * min(lv - 1, 2)
     emax = 0.0
     sse = 0.0
+    clo, chi = _NO_CODES
     for i0 in range(start[0], n[0], stp[0]):
         for i1 in range(start[1], n[1], stp[1]):
             base = i0 * strides[0] + i1 * strides[1]
@@ -330,7 +361,8 @@ def interp_pass(
                         x, rf, codes, outliers, pos, nout, i, p, eps, inv_step, step, radius, True
                     )
                 else:
-                    ctx[pos] = level_group + _activity_context(act, inv_step)
+                    cv = level_group + _activity_context(act, inv_step)
+                    ctx[pos] = cv
                     if mode == MODE_CONTEXT:
                         pos += 1
                     else:
@@ -352,14 +384,14 @@ def interp_pass(
                         sse += e * e
                         if e > emax:
                             emax = e
-    stats[0] = max(stats[0], emax)
-    stats[1] += sse
+                        clo, chi = _count(hist, cv, codes[pos - 1], clo, chi)
+    _finish_stats(stats, emax, sse, clo, chi)
     return pos, nout
 
 
 @njit(cache=True, nogil=True)
 def interp_encode(
-    x, r, codes, outliers, eps, radius, order, passes, cubic, ctx, top, stats, skip
+    x, r, codes, outliers, eps, radius, order, passes, cubic, ctx, top, stats, skip, hist
 ):  # pragma: no cover
     """Every pass of :func:`interp_pass` in encoding mode, in one call (``passes``: the
     ``(lv, k)`` rows of :func:`interp_passes`). Returns the number of outliers."""
@@ -384,6 +416,7 @@ def interp_encode(
             top,
             stats,
             skip,
+            hist,
         )
     return nout
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["conditional_entropy_bits", "context_ranks"]
+__all__ = ["conditional_entropy_bits", "context_ranks", "ranks_from_counts"]
 
 
 @njit(cache=True, nogil=True)
@@ -30,15 +30,26 @@ def context_ranks(symbols, contexts, n_contexts):  # pragma: no cover
     if hi < lo:  # only zeros (or nothing)
         lo = 1
         hi = 0
-    width = hi - lo + 2  # slot 0: symbol 0; slot k >= 1: symbol lo + k - 1
+    counts = np.zeros((n_contexts, hi - lo + 2), np.int64)
+    for i in range(symbols.size):
+        s = symbols[i]
+        counts[contexts[i], 0 if s == 0 else s - lo + 1] += 1
+    grouped, starts, values = ranks_from_counts(symbols, contexts, counts, lo)
+    return grouped, starts, values, counts
+
+
+@njit(cache=True, nogil=True)
+def ranks_from_counts(symbols, contexts, counts, lo):  # pragma: no cover
+    """:func:`context_ranks` given the histogram ``counts`` (slot 0: symbol 0; slot k ≥ 1:
+    symbol ``lo + k − 1``), e.g. counted by the predictor as it made the symbols.
+
+    Returns ``(grouped, starts, values)``.
+    """
+    n_contexts, width = counts.shape
     values = np.empty(width, np.int32)
     values[0] = 0
     for k in range(1, width):
         values[k] = lo + k - 1
-    counts = np.zeros((n_contexts, width), np.int64)
-    for i in range(symbols.size):
-        s = symbols[i]
-        counts[contexts[i], 0 if s == 0 else s - lo + 1] += 1
     lut = np.zeros((n_contexts, width), np.int32)
     starts = np.zeros(n_contexts + 1, np.int64)
     for c in range(n_contexts):
@@ -57,7 +68,7 @@ def context_ranks(symbols, contexts, n_contexts):  # pragma: no cover
         s = symbols[i]
         grouped[fill[c]] = lut[c, 0 if s == 0 else s - lo + 1]
         fill[c] += 1
-    return grouped, starts, values, counts
+    return grouped, starts, values
 
 
 @njit(cache=True, nogil=True)

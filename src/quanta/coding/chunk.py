@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import numbers
 import struct
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,49 +95,82 @@ def _default_order(shape3: tuple[int, int, int]) -> tuple[int, int, int]:
 
 def _encode_stream(
     x3: np.ndarray, eps: float, pred: str, order: tuple[int, int, int], skip: int = -1
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray, int, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray, int, np.ndarray, tuple]:
     """Run the predictor: codes, contexts (None for Lorenzo), outliers, reconstruction,
-    number of contexts, and [max |error|, sum of squared errors] over the predicted values."""
+    number of contexts, [max |error|, sum of squared errors, smallest and largest code but
+    0] over the predicted values, and the codes' histogram ``(table, lo)`` as
+    :func:`~quanta.coding._symbol_kernels.ranks_from_counts` takes it."""
     from quanta.coding import _predict_kernels as K
 
     n = x3.size
     flat = x3.reshape(-1)
     r = np.empty(x3.shape, dtype=x3.dtype)
     codes = np.empty(n, dtype=np.uint16)  # 1 … 2·radius + 1 = 65535, 0 for outliers
+    n_ctx = 1 if pred == "lorenzo" else _N_CONTEXTS
     # Outliers are rare: start small, and only if the kernel finds more run again with
     # room for every one it counted.
     capacity = min(n, max(n // 64, 1024))
-    while True:
-        outliers = np.empty(capacity, dtype=x3.dtype)
-        stats = np.zeros(2)
-        if pred == "lorenzo":
-            nout = K.lorenzo_run(flat, r, codes, outliers, eps, _RADIUS, False, stats)
-            ctx = None
-        else:
-            ctx = np.empty(n, dtype=np.uint8)
-            cubic = pred == "interp-cubic"
-            order_arr = np.asarray(order, dtype=np.int64)
-            passes = np.asarray(
-                [(lv, k) for lv, k, _ in K.interp_passes(x3.shape, order, skip)], dtype=np.int64
-            )
-            nout = K.interp_encode(
-                flat,
-                r,
-                codes,
-                outliers,
-                eps,
-                _RADIUS,
-                order_arr,
-                passes,
-                cubic,
-                ctx,
-                _TOP_CONTEXT,
-                stats,
-                skip,
-            )
-        if nout <= capacity:
-            return codes, ctx, outliers[:nout], r, (1 if ctx is None else _N_CONTEXTS), stats
-        capacity = nout
+    hist = _histogram_buffer(n_ctx)
+    try:
+        while True:
+            outliers = np.empty(capacity, dtype=x3.dtype)
+            stats = np.array([0.0, 0.0, np.inf, -np.inf])
+            if pred == "lorenzo":
+                nout = K.lorenzo_run(flat, r, codes, outliers, eps, _RADIUS, False, stats, hist)
+                ctx = None
+            else:
+                ctx = np.empty(n, dtype=np.uint8)
+                cubic = pred == "interp-cubic"
+                order_arr = np.asarray(order, dtype=np.int64)
+                passes = np.asarray(
+                    [(lv, k) for lv, k, _ in K.interp_passes(x3.shape, order, skip)],
+                    dtype=np.int64,
+                )
+                nout = K.interp_encode(
+                    flat,
+                    r,
+                    codes,
+                    outliers,
+                    eps,
+                    _RADIUS,
+                    order_arr,
+                    passes,
+                    cubic,
+                    ctx,
+                    _TOP_CONTEXT,
+                    stats,
+                    skip,
+                    hist,
+                )
+            if nout <= capacity:
+                break
+            capacity = nout
+            hist[:] = 0  # counted once more on the next run
+        if stats[2] <= stats[3]:
+            lo, hi = int(stats[2]), int(stats[3])
+        else:  # no code but 0
+            lo, hi = 1, 0
+        table = np.concatenate([hist[:, :1], hist[:, lo : hi + 1]], axis=1)
+        hist[:, :1] = 0  # leave the buffer zeroed for this thread's next chunk
+        hist[:, lo : hi + 1] = 0
+    except BaseException:
+        hist[:] = 0
+        raise
+    return codes, ctx, outliers[:nout], r, n_ctx, stats, (table, lo)
+
+
+_BUFFERS = threading.local()
+
+
+def _histogram_buffer(n_ctx: int) -> np.ndarray:
+    """This thread's zeroed (n_ctx, 65536) code histogram; the caller zeroes what it used.
+
+    A fresh 12 MB array for every chunk and predictor candidate would cost more in page
+    faults than the counting itself."""
+    buf = getattr(_BUFFERS, "hist", None)
+    if buf is None:
+        buf = _BUFFERS.hist = np.zeros((_N_CONTEXTS, 2 * _RADIUS + 2), dtype=np.int64)
+    return buf[:n_ctx]
 
 
 def _estimate_bits(
@@ -194,7 +228,7 @@ def _choose(x3: np.ndarray, eps: float, predictor: str) -> tuple[str, tuple[int,
     def cost(kind: str, skip: int) -> float:
         bits = 0.0
         for sample in samples:
-            codes, ctx, outl, _, n_ctx, _ = _encode_stream(sample, eps, kind, order, skip)
+            codes, ctx, outl, _, n_ctx, _, _ = _encode_stream(sample, eps, kind, order, skip)
             bits += _estimate_bits(codes, ctx, n_ctx, outl.size, sample.itemsize)
         return bits
 
@@ -261,10 +295,10 @@ def compress_chunk(
     eps = float(abs_error)
     if x3.size:
         pred, order, skip = _choose(x3, eps, predictor)
-        codes, ctx, outl, r, n_ctx, stats = _encode_stream(x3, eps, pred, order, skip)
+        codes, ctx, outl, r, n_ctx, stats, counts = _encode_stream(x3, eps, pred, order, skip)
         del r
         max_err, sse = float(stats[0]), float(stats[1])
-        stream = encode_checked(codes, ctx, n_ctx, coder)
+        stream = encode_checked(codes, ctx, n_ctx, coder, counts)
     else:
         pred, order, skip = "lorenzo", (0, 1, 2), -1
         outl, max_err, sse = np.zeros(0, dtype), 0.0, 0.0
@@ -377,7 +411,8 @@ def decompress_chunk(
         return out
     r = out.reshape(_as3d(info.shape))
     dummy = np.zeros(1, dtype=dtype)
-    stats = np.zeros(2)
+    stats = np.zeros(4)
+    no_hist = np.zeros((1, 1), dtype=np.int64)  # decoding counts nothing
     outl = outl.copy()  # writable: the kernel is compiled for both directions
     if info.predictor == "lorenzo":
         codes = dec.read_plain(size)
@@ -385,7 +420,15 @@ def decompress_chunk(
         if int(np.count_nonzero(codes == 0)) != outl.size:
             raise CorruptData("chunk's outlier codes and stored outliers differ in number")
         nout = K.lorenzo_run(
-            dummy, r, codes, outl if outl.size else dummy, info.abs_error, radius, True, stats
+            dummy,
+            r,
+            codes,
+            outl if outl.size else dummy,
+            info.abs_error,
+            radius,
+            True,
+            stats,
+            no_hist,
         )
         used = nout
     else:
@@ -416,6 +459,7 @@ def decompress_chunk(
                 _TOP_CONTEXT,
                 stats,
                 skip,
+                no_hist,
             )
             codes = dec.read(ctx[:count])
             nz = int(np.count_nonzero(codes == 0))
@@ -440,6 +484,7 @@ def decompress_chunk(
                 _TOP_CONTEXT,
                 stats,
                 skip,
+                no_hist,
             )
             used += nz
     dec.finish()

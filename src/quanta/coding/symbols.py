@@ -163,12 +163,17 @@ def encode_symbols(
 
 
 def encode_checked(
-    symbols: np.ndarray, ctx: np.ndarray | None, n_contexts: int, coder: str
+    symbols: np.ndarray,
+    ctx: np.ndarray | None,
+    n_contexts: int,
+    coder: str,
+    counts: tuple[np.ndarray, int] | None = None,
 ) -> bytes:
     """:func:`encode_symbols` without its input checks, for callers that guarantee them:
     ``symbols`` a flat array of uint8/uint16/int32 in range, ``ctx`` flat uint8 below
-    ``n_contexts`` (or None)."""
-    from quanta.coding._symbol_kernels import context_ranks
+    ``n_contexts`` (or None). ``counts``, when the caller has them: ``(table, lo)``, the
+    histogram as :func:`~quanta.coding._symbol_kernels.ranks_from_counts` takes it."""
+    from quanta.coding._symbol_kernels import context_ranks, ranks_from_counts
 
     n = symbols.size
     head = _HEAD.pack(_CODER_IDS[coder], n_contexts, n)
@@ -179,15 +184,19 @@ def encode_checked(
         return head + bytes([width]) + _compressor().compress(raw)
     if ctx is None:
         ctx = np.zeros(n, dtype=np.uint8)
-    grouped, starts, values, counts = context_ranks(symbols, ctx, n_contexts)
+    if counts is None:
+        grouped, starts, values, table = context_ranks(symbols, ctx, n_contexts)
+    else:
+        table, lo = counts
+        grouped, starts, values = ranks_from_counts(symbols, ctx, table, lo)
     parts = [head]
     for c in range(n_contexts):
-        slots = np.flatnonzero(counts[c])
+        slots = np.flatnonzero(table[c])
         used = values[slots]
         if used.size == 0:
             parts.append(_CONTEXT.pack(0, 0, 0, 0))
             continue
-        model, model_counts = _model(used, counts[c, slots])
+        model, model_counts = _model(used, table[c, slots])
         if used.size == 1:  # one symbol: nothing to code
             words = np.zeros(0, np.uint32)
         else:
