@@ -11,7 +11,8 @@ Byte form of a chunk (little-endian)::
     4 B  magic b"QNTk"
     u8   chunk format version (1)
     u8   predictor (0 Lorenzo, 1 linear interpolation, 2 cubic interpolation)
-    u8   axis order of the interpolation (three 2-bit axis numbers)
+    u8   axis order of the interpolation (three 2-bit axis numbers, bits 0–5) and,
+         in bits 6–7, 1 + the axis it does not cross (0: none; see interp_pass)
     u8   dtype (0 float32, 1 float64)
     u8   number of dimensions D (0 … 32)
     D×u64 shape
