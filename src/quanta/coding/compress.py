@@ -55,6 +55,8 @@ __all__ = [
 
 #: Automatic chunks hold about this many bytes of the input.
 CHUNK_BYTES = 64 << 20
+#: Arrays are split between threads only into chunks of at least this many bytes.
+MIN_SPLIT_BYTES = 4 << 20
 _PSNR_TRIES = 4
 Progress = Callable[[int, int], None]
 
@@ -173,15 +175,18 @@ def resolve_bound(x: Any, abs_error: Any = None, rel_error: Any = None, psnr: An
 def auto_chunks(shape: tuple[int, ...], itemsize: int, threads: int = 1) -> tuple[int, ...]:
     """Chunk shape: whole array if it fits ``CHUNK_BYTES``, else cut along the first long axis.
 
-    At least ``threads`` chunks where the array allows, so every thread has work.
+    At least ``threads`` chunks where the array allows, so every thread has work — but no
+    chunk below ``MIN_SPLIT_BYTES``: a small array gains nothing from threads, and every
+    chunk boundary costs ratio.
 
-    >>> auto_chunks((1000, 500), 4, threads=2)
-    (500, 500)
+    >>> auto_chunks((2000, 2000), 4, threads=2), auto_chunks((300, 400), 4, threads=2)
+    ((1000, 2000), (300, 400))
     """
     if not shape:
         return ()
     nbytes = math.prod(shape) * itemsize
-    pieces = max(threads, -(-nbytes // CHUNK_BYTES), 1)
+    useful = max(1, min(threads, nbytes // MIN_SPLIT_BYTES))
+    pieces = max(useful, -(-nbytes // CHUNK_BYTES), 1)
     chunks = list(max(n, 1) for n in shape)
     for axis, n in enumerate(shape):
         if pieces <= 1:

@@ -1159,7 +1159,7 @@ def _chunk_row(index: int, payload: bytes, raw_bytes: int, peak: float | None) -
         "shape": list(info.shape),
         "bytes": len(payload),
         "ratio": raw_bytes / len(payload) if payload else math.inf,
-        "predictor": info.predictor,
+        "predictor": info.predictor + (" (2-D slices)" if info.skip >= 0 else ""),
         "outliers": info.outliers,
         "max_abs_error": info.max_abs_error,
         "sse": info.sse,
