@@ -56,7 +56,7 @@ __all__ = [
 #: Automatic chunks hold about this many bytes of the input.
 CHUNK_BYTES = 64 << 20
 #: Arrays are split between threads only into chunks of at least this many bytes.
-MIN_SPLIT_BYTES = 4 << 20
+MIN_SPLIT_BYTES = 1 << 20
 _PSNR_TRIES = 4
 Progress = Callable[[int, int], None]
 
@@ -179,8 +179,8 @@ def auto_chunks(shape: tuple[int, ...], itemsize: int, threads: int = 1) -> tupl
     chunk below ``MIN_SPLIT_BYTES``: a small array gains nothing from threads, and every
     chunk boundary costs ratio.
 
-    >>> auto_chunks((2000, 2000), 4, threads=2), auto_chunks((300, 400), 4, threads=2)
-    ((1000, 2000), (300, 400))
+    >>> auto_chunks((1000, 1000), 4, threads=2), auto_chunks((300, 400), 4, threads=2)
+    ((500, 1000), (300, 400))
     """
     if not shape:
         return ()
