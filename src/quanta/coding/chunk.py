@@ -37,7 +37,15 @@ import numpy as np
 
 from quanta.errors import CorruptData, InvalidInput, InvalidParameter
 
-__all__ = ["PREDICTORS", "ChunkInfo", "chunk_info", "compress_chunk", "decompress_chunk"]
+__all__ = [
+    "PREDICTORS",
+    "ChunkInfo",
+    "check_params",
+    "check_positive",
+    "chunk_info",
+    "compress_chunk",
+    "decompress_chunk",
+]
 
 PREDICTORS = ("auto", "interp", "interp-linear", "interp-cubic", "lorenzo")
 _MAGIC = b"QNTk"
@@ -250,6 +258,27 @@ def _zstd() -> Any:
     return zstandard
 
 
+def check_positive(name: str, value: Any) -> float:
+    """``value`` as a float, refused unless it is a positive finite real number (an ε)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not (math.isfinite(value) and value > 0)
+    ):
+        raise InvalidParameter(f"{name} must be a positive finite number, got {value!r}")
+    return float(value)
+
+
+def check_params(abs_error: Any, predictor: Any, coder: Any) -> float:
+    """``abs_error`` as a float, after checking it, ``predictor`` and ``coder``."""
+    from quanta.coding.symbols import CODERS
+    from quanta.core.base import check_choice
+
+    check_choice("predictor", predictor, PREDICTORS)
+    check_choice("coder", coder, CODERS)
+    return check_positive("abs_error", abs_error)
+
+
 def compress_chunk(
     x: np.ndarray, abs_error: float, *, predictor: str = "auto", coder: str = "ans"
 ) -> bytes:
@@ -273,27 +302,17 @@ def compress_chunk(
     >>> bool(np.abs(y - x).max() <= 1e-3)
     True
     """
-    from quanta.coding.symbols import CODERS, _compressor, encode_checked
+    from quanta.coding.symbols import _compressor, encode_checked
 
     x = np.asarray(x)
     dtype = np.dtype(x.dtype).newbyteorder("<")
     if dtype not in _DTYPES:
         raise InvalidInput(f"compress_chunk takes float32 or float64, got {x.dtype}")
-    if predictor not in PREDICTORS:
-        raise InvalidParameter(f"predictor must be one of {PREDICTORS}, got {predictor!r}")
-    if coder not in CODERS:
-        raise InvalidParameter(f"coder must be one of {CODERS}, got {coder!r}")
-    if (
-        isinstance(abs_error, bool)
-        or not isinstance(abs_error, numbers.Real)
-        or not (math.isfinite(abs_error) and abs_error > 0)
-    ):
-        raise InvalidParameter(f"abs_error must be a positive finite number, got {abs_error!r}")
+    eps = check_params(abs_error, predictor, coder)
     if x.ndim > _MAX_NDIM:
         raise InvalidInput(f"arrays of at most {_MAX_NDIM} dimensions, got {x.ndim}")
     shape = tuple(int(n) for n in x.shape)
     x3 = np.ascontiguousarray(x, dtype=dtype).reshape(_as3d(shape))
-    eps = float(abs_error)
     if x3.size:
         pred, order, skip = _choose(x3, eps, predictor)
         codes, ctx, outl, r, n_ctx, stats, counts = _encode_stream(x3, eps, pred, order, skip)

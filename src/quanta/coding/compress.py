@@ -102,15 +102,6 @@ def _check_float_array(x: Any) -> Any:
     )
 
 
-def _positive(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise InvalidParameter(f"{name} must be a number, got {value!r}")
-    v = float(value)
-    if not (math.isfinite(v) and v > 0):
-        raise InvalidParameter(f"{name} must be a positive finite number, got {value!r}")
-    return v
-
-
 def _slabs(x: Any, rows: int | None = None) -> Any:
     """Slices of ``x`` along its first axis, a few MB each (bounded memory)."""
     if x.ndim == 0:
@@ -150,7 +141,9 @@ def resolve_bound(x: Any, abs_error: Any = None, rel_error: Any = None, psnr: An
             f"the value range) or psnr=dB; got {sorted(given) or 'none'}"
         )
     ((name, value),) = given.items()
-    v = _positive(name, value)
+    from quanta.coding.chunk import check_positive
+
+    v = check_positive(name, value)
     if name == "abs_error":
         return Bound("abs", v, v, 0.0)
     if name == "rel_error" and v >= 1:
@@ -260,11 +253,10 @@ def compress_to(
     bound = resolve_bound(x, abs_error, rel_error, psnr)
     from quanta.coding.chunk import PREDICTORS
     from quanta.coding.symbols import CODERS
+    from quanta.core.base import check_choice
 
-    if predictor not in PREDICTORS:
-        raise InvalidParameter(f"predictor must be one of {PREDICTORS}, got {predictor!r}")
-    if coder not in CODERS:
-        raise InvalidParameter(f"coder must be one of {CODERS}, got {coder!r}")
+    check_choice("predictor", predictor, PREDICTORS)
+    check_choice("coder", coder, CODERS)
     transpose = x.ndim > 1 and _is_fortran(x)
     work = x.T if transpose else x
     shape = tuple(int(n) for n in work.shape)

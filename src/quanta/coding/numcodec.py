@@ -51,7 +51,6 @@ True
 from __future__ import annotations
 
 import math
-import numbers
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -67,8 +66,7 @@ except ImportError as exc:  # pragma: no cover - the zarr extra is not installed
         "pip install 'quanta[zarr]'"
     ) from exc
 
-from quanta.coding.chunk import PREDICTORS, chunk_info, compress_chunk, decompress_chunk
-from quanta.coding.symbols import CODERS
+from quanta.coding.chunk import check_params, chunk_info, compress_chunk, decompress_chunk
 from quanta.errors import CorruptData, InvalidInput, InvalidParameter, UnsupportedFormat
 
 if TYPE_CHECKING:
@@ -85,24 +83,6 @@ _PARAMS = ("abs_error", "predictor", "coder")
 
 
 # ------------------------------------------------------------------------- parameters
-def _check_params(abs_error: Any, predictor: Any, coder: Any) -> float:
-    """``abs_error`` as a float, after checking all three parameters."""
-    if (
-        isinstance(abs_error, bool)
-        or not isinstance(abs_error, numbers.Real)
-        or not (math.isfinite(abs_error) and abs_error > 0)
-    ):
-        raise InvalidParameter(
-            f"abs_error must be a positive finite number (the bound, in the data's units), "
-            f"got {abs_error!r}"
-        )
-    if predictor not in PREDICTORS:
-        raise InvalidParameter(f"predictor must be one of {PREDICTORS}, got {predictor!r}")
-    if coder not in CODERS:
-        raise InvalidParameter(f"coder must be one of {CODERS}, got {coder!r}")
-    return float(abs_error)
-
-
 def _parse_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """The keyword arguments a configuration stands for (``id``/``name`` already removed).
 
@@ -194,7 +174,7 @@ class Quanta(Codec):
     codec_id = CODEC_ID
 
     def __init__(self, abs_error: float, *, predictor: str = "auto", coder: str = "ans") -> None:
-        self.abs_error = _check_params(abs_error, predictor, coder)
+        self.abs_error = check_params(abs_error, predictor, coder)
         self.predictor = predictor
         self.coder = coder
 
@@ -299,7 +279,7 @@ def _make_zarr3_class() -> type[BytesBytesCodec]:
         def __init__(
             self, abs_error: float, *, predictor: str = "auto", coder: str = "ans"
         ) -> None:
-            object.__setattr__(self, "abs_error", _check_params(abs_error, predictor, coder))
+            object.__setattr__(self, "abs_error", check_params(abs_error, predictor, coder))
             object.__setattr__(self, "predictor", predictor)
             object.__setattr__(self, "coder", coder)
 

@@ -408,11 +408,10 @@ def _check_bound_args(abs_error: Any, rel_error: Any, psnr: Any) -> None:
 
 
 def _check_threads(threads: Any) -> int | None:
-    if threads is None:
-        return None
-    if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 1:
-        raise InvalidParameter(f"threads must be a positive integer, got {threads!r}")
-    return int(threads)
+    """``threads`` checked as compress_to checks it; None (one per core) passes."""
+    from quanta.coding.compress import _threads
+
+    return None if threads is None else _threads(threads)
 
 
 def compress_file(
@@ -651,8 +650,8 @@ def compress_zarr(
         of the Zarr store), plus ``format="zarr"``, ``scheduler`` (``"threads"`` or the
         address) and ``threads`` (threads working at once, over all workers).
     """
+    from quanta.coding.chunk import check_params
     from quanta.coding.compress import _check_chunks, _check_float_array
-    from quanta.coding.numcodec import _check_params
 
     dst = Path(dst)
     for module in ("zarr", "dask.array"):
@@ -661,7 +660,7 @@ def compress_zarr(
         _require("distributed", "a Dask scheduler (--scheduler)")
     _check_bound_args(abs_error, rel_error, psnr)
     threads = _check_threads(threads)
-    _check_params(1.0, predictor, coder)
+    check_params(1.0, predictor, coder)
     if threads is not None and scheduler is not None:
         raise InvalidParameter(
             "threads applies to the local scheduler; a cluster's workers have their own "

@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from quanta.core.base import check_choice
 from quanta.errors import CorruptData, InvalidInput, InvalidParameter
 
 __all__ = ["CODERS", "SymbolDecoder", "encode_symbols"]
@@ -144,8 +145,7 @@ def encode_symbols(
     bytes
         Read back with :class:`SymbolDecoder`.
     """
-    if coder not in _CODER_IDS:
-        raise InvalidParameter(f"coder must be one of {CODERS}, got {coder!r}")
+    check_choice("coder", coder, CODERS)
     if not 1 <= n_contexts <= _MAX_CONTEXTS:
         raise InvalidParameter(f"n_contexts must be in 1..{_MAX_CONTEXTS}, got {n_contexts}")
     symbols = _small_ints(symbols, "symbols", "non-negative (below 2**31)", _MAX_SYMBOL)
