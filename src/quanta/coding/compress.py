@@ -117,10 +117,9 @@ def finite_range(x: Any) -> tuple[float, float] | None:
     """(min, max) of the finite values of ``x``, read slab by slab; None if there are none."""
     lo, hi = math.inf, -math.inf
     for slab in _slabs(x):
-        finite = slab[np.isfinite(slab)]
-        if finite.size:
-            lo = min(lo, float(finite.min()))
-            hi = max(hi, float(finite.max()))
+        count, slab_lo, slab_hi = _finite_extent(slab)
+        if count:
+            lo, hi = min(lo, slab_lo), max(hi, slab_hi)
     return None if lo > hi else (lo, hi)
 
 
