@@ -59,6 +59,7 @@ _RADIUS = 32767
 _TOP_CONTEXT = 7  # activity contexts 0 … 7 (the kernel's thresholds), per level group
 _N_CONTEXTS = 3 * (_TOP_CONTEXT + 1)
 _MAX_NDIM = 32
+_ORDER = (0, 1, 2)  # interpolation visits axes slowest first, fastest-varying last
 _MAX_CHUNK = 1 << 32  # values in one chunk (16 GiB of float32)
 _SAMPLE = 1 << 18  # values in all the blocks "auto" tries each predictor on
 
@@ -95,11 +96,6 @@ def _unpack_order(b: int) -> tuple[tuple[int, int, int], int]:
     if sorted(order) != [0, 1, 2]:
         raise CorruptData(f"chunk declares axis order {order}, not a permutation of 0, 1, 2")
     return order, (b >> 6) - 1
-
-
-def _default_order(shape3: tuple[int, int, int]) -> tuple[int, int, int]:
-    """Fastest-varying axis last, as SZ3 does."""
-    return (0, 1, 2)
 
 
 def _encode_stream(
@@ -225,7 +221,7 @@ def _choose(x3: np.ndarray, eps: float, predictor: str) -> tuple[str, tuple[int,
     For a 3-D array the interpolation is also tried slice by slice along the first axis
     (time, depth or merged leading axes are often far rougher than the others).
     """
-    order = _default_order(x3.shape)
+    order = _ORDER
     if predictor == "lorenzo":
         return predictor, order, -1
     kinds = [predictor] if predictor.startswith("interp-") else ["interp-linear", "interp-cubic"]
