@@ -54,14 +54,12 @@ def _zstd() -> Any:
 
 def _unzstd(blob: memoryview) -> bytes:
     """The side information, refused if its frame declares more than 16 MiB."""
-    zstandard = _zstd()
-    try:
-        size = zstandard.get_frame_parameters(blob).content_size
-        if not 0 <= size <= _MAX_SIDE:
-            raise CorruptData(f"side information declares {size} bytes")
-        return zstandard.ZstdDecompressor().decompress(blob, max_output_size=size)
-    except zstandard.ZstdError as exc:
-        raise CorruptData(f"side information cannot be decoded: {exc}") from None
+    from quanta.coding.symbols import _decompress_exact, zstd_frame_size
+
+    size = zstd_frame_size(blob)
+    if not 0 <= size <= _MAX_SIDE:
+        raise CorruptData(f"side information declares {size} bytes")
+    return _decompress_exact(blob, size)
 
 
 def _codes_of(enc: Any) -> np.ndarray:

@@ -366,15 +366,21 @@ class SymbolDecoder:
             raise CorruptData("an ANS stack holds more than its symbols: corrupt data")
 
 
+def zstd_frame_size(blob: memoryview) -> int:
+    """The content size a zstd frame's header declares (−1 if it declares none)."""
+    zstandard = _zstd()
+    try:
+        return int(zstandard.get_frame_parameters(blob).content_size)
+    except zstandard.ZstdError as exc:
+        raise CorruptData(f"zstd frame is not valid: {exc}") from None
+
+
 def _decompress_exact(blob: memoryview, size: int) -> bytes:
     """zstd-decompress ``blob``, which must hold exactly ``size`` bytes (checked first)."""
     zstandard = _zstd()
-    try:
-        params = zstandard.get_frame_parameters(blob)
-    except zstandard.ZstdError as exc:
-        raise CorruptData(f"zstd frame is not valid: {exc}") from None
-    if params.content_size != size:
-        raise CorruptData(f"zstd frame declares {params.content_size} bytes where {size} belong")
+    declared = zstd_frame_size(blob)
+    if declared != size:
+        raise CorruptData(f"zstd frame declares {declared} bytes where {size} belong")
     if size > _MAX_ZSTD_RATIO * len(blob) + 4096:
         # More than zstd can expand (its densest block, RLE, turns 4 bytes into 128 KiB):
         # refused before the output is allocated.
