@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 # quanta with its test, benchmark and lint extras, and torch.
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[test,bench,lint,zarr]" "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[test,bench,lint,zarr,torch,nn-models]" "$(TORCH)"
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed

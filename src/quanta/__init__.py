@@ -60,7 +60,7 @@ _lazy_getattr, _ = _attach(__name__, _LAZY)
 def __getattr__(name: str) -> _Any:
     # The analysis layer and the package metadata load on first use, so that
     # `import quanta` stays fast.
-    if name in ("adaptive", "audio", "dither", "image"):
+    if name in ("adaptive", "audio", "dither", "image", "nn"):
         import importlib
 
         return importlib.import_module(f"quanta.{name}")
@@ -79,7 +79,7 @@ def __getattr__(name: str) -> _Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(__all__) | {"adaptive", "audio", "core", "dither", "errors", "image"})
+    return sorted(set(__all__) | {"adaptive", "audio", "core", "dither", "errors", "image", "nn"})
 
 
 def decode(enc: Encoded) -> _Any:

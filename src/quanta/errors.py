@@ -16,6 +16,7 @@ __all__ = [
     "CorruptData",
     "MismatchedEncoding",
     "OutputError",
+    "MissingDependency",
     "DegenerateDataWarning",
 ]
 
@@ -50,6 +51,10 @@ class MismatchedEncoding(QuantaError, ValueError):
 
 class OutputError(QuantaError, OSError):
     """An output cannot be written where asked (missing directory, ...)."""
+
+
+class MissingDependency(QuantaError, ImportError):
+    """An optional dependency is not installed (``pip install quanta[torch]``)."""
 
 
 class DegenerateDataWarning(UserWarning):
