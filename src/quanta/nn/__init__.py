@@ -36,10 +36,12 @@ _WHERE = {
     "save": "quanta.nn.serialize",
     "load": "quanta.nn.serialize",
     "model_size": "quanta.nn.serialize",
+    "agreement": "quanta.nn.evaluate",
     "compare": "quanta.nn.evaluate",
+    "format_report": "quanta.nn.evaluate",
     "layer_report": "quanta.nn.evaluate",
-    "sensitivity": "quanta.nn.sensitivity",
-    "mixed_precision": "quanta.nn.sensitivity",
+    "sensitivity": "quanta.nn.precision",
+    "mixed_precision": "quanta.nn.precision",
 }
 
 __getattr__, __dir__ = _attach(__name__, _WHERE)

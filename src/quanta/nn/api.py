@@ -138,8 +138,10 @@ class _Hessians:
         self.handles = []
         for name, m in layers.items():
             kind = type(m).__name__
-            if kind == "Embedding":
-                continue  # a lookup table: no input products to compensate, RTN is exact enough
+            if kind == "Embedding" or getattr(m, "groups", 1) != 1:
+                # A lookup table has no input products to compensate; a grouped convolution
+                # has one Hessian per group. Both are quantized by round to nearest.
+                continue
             for wname in WEIGHT_NAMES[kind]:
                 w = getattr(m, wname)
                 self.acc[(name, wname)] = HessianAccumulator(w.reshape(w.shape[0], -1).shape[1])
