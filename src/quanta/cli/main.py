@@ -47,9 +47,11 @@ def _register_commands() -> None:
     from quanta.cli.coding import compress, decompress, info
     from quanta.cli.commands import analyze, demo, methods, quantize
     from quanta.cli.image import image
+    from quanta.cli.model import model
 
     for command in (analyze, quantize, demo, methods, audio, image, compress, decompress, info):
         cli.add_command(command)
+    cli.add_command(model)
 
 
 _register_commands()

@@ -33,6 +33,8 @@ _WHERE = {
     "quantized_layers": "quanta.nn.api",
     "prepare_qat": "quanta.nn.qat",
     "convert": "quanta.nn.qat",
+    "load_model": "quanta.nn.loading",
+    "load_calibration": "quanta.nn.loading",
     "save": "quanta.nn.serialize",
     "load": "quanta.nn.serialize",
     "model_size": "quanta.nn.serialize",

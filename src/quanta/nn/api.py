@@ -48,8 +48,8 @@ def select_layers(model: nn.Module, weights: WeightOnly) -> dict[str, nn.Module]
     if isinstance(model, torch.jit.ScriptModule):
         raise InvalidInput(
             "a TorchScript module's layers cannot be given new state; load its weights into the "
-            "Python model (a state_dict plus its architecture), or use `quanta model quantize`, "
-            "which quantizes a TorchScript file's weights in place"
+            "Python model (quanta.nn.loading.load_model(path, arch=NAME) does this), or use "
+            "`quanta model quantize --arch NAME`"
         )
     if not isinstance(model, nn.Module):
         raise InvalidInput(f"expected a torch.nn.Module, got {type(model).__name__}")

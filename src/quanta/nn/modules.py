@@ -229,7 +229,9 @@ def attach(module: nn.Module, state: QuantState) -> None:
 
 def is_quantized(module: nn.Module) -> bool:
     """Whether quanta has quantized this layer."""
-    return isinstance(getattr(module, "_modules", {}).get("quanta"), QuantState)
+    if isinstance(module, torch.jit.ScriptModule):
+        return False  # a script module cannot be given quanta's state
+    return isinstance(module._modules.get("quanta"), QuantState)
 
 
 def state_of(module: nn.Module) -> QuantState | None:
