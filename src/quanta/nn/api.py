@@ -108,8 +108,8 @@ def calibration_batches(
                 try:
                     run_batch(model, batch)
                 except (RuntimeError, TypeError, ValueError, IndexError) as exc:
-                    if isinstance(exc, InvalidInput):
-                        raise
+                    if isinstance(exc, InvalidInput):  # from quanta's own hooks: add where
+                        raise InvalidInput(f"calibration batch {count}: {exc}") from exc
                     raise InvalidInput(
                         f"calibration batch {count} does not fit the model ({exc}); each batch "
                         f"must be what model(batch) accepts (tuples are unpacked, dicts passed "
@@ -227,10 +227,13 @@ def quantize_(
                 m.__dict__.pop("_quanta_observe", None)
             if hessians is not None:
                 hessians.close()
-        for act in acts.values():
-            act.freeze()
+        acts = _freeze(acts)
     elif isinstance(config, Dynamic):
-        acts = {name: ActQuant(config.activations, "dynamic") for name in layers}
+        acts = {
+            name: ActQuant(config.activations, "dynamic")
+            for name, m in layers.items()
+            if not isinstance(m, nn.Embedding)  # its input is indices
+        }
 
     for done, (name, m) in enumerate(layers.items(), start=1):
         state = QuantState(
@@ -268,8 +271,10 @@ def _observe_inputs(layers: dict[str, nn.Module], config: Static) -> dict[str, A
         act = ActQuant(
             config.activations, "observe", make_observer(config.observer, bits=config.activations)
         )
+        act.calls = 0
 
         def hook(mod: nn.Module, args: tuple[Any, ...], act: ActQuant = act) -> None:
+            act.calls += 1
             if args and isinstance(args[0], torch.Tensor) and torch.is_floating_point(args[0]):
                 act(args[0])
 
@@ -277,6 +282,22 @@ def _observe_inputs(layers: dict[str, nn.Module], config: Static) -> dict[str, A
         m.__dict__["_quanta_observe"] = handle.id
         acts[name] = act
     return acts
+
+
+def _freeze(acts: dict[str, ActQuant]) -> dict[str, ActQuant]:
+    """Fix each observed input's grid; layers whose input is not float (indices) get none."""
+    frozen = {}
+    for name, act in acts.items():
+        if act.calls == 0:
+            raise InvalidInput(
+                f"layer {name!r} never ran on the calibration data, so its input range is "
+                f"unknown; give batches that reach it, or leave it out (exclude=({name!r},))"
+            )
+        del act.calls
+        if act.observer.n_batches:
+            act.freeze()
+            frozen[name] = act
+    return frozen
 
 
 def _quantize_one(

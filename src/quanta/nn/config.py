@@ -97,9 +97,22 @@ def _check_bits(bits: Any, span: tuple[int, int], what: str) -> None:
 
 
 def _check_names(value: Any, what: str) -> tuple[str, ...]:
-    if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+    if not isinstance(value, tuple | list) or not all(isinstance(v, str) for v in value):
         raise InvalidParameter(f"{what} must be a tuple of strings, got {value!r}")
     return tuple(value)
+
+
+def _check_layer_bits(value: Any) -> tuple[tuple[str, int], ...]:
+    pairs = value if isinstance(value, tuple | list) else None
+    if pairs is None or not all(
+        isinstance(p, tuple | list) and len(p) == 2 and isinstance(p[0], str) for p in pairs
+    ):
+        raise InvalidParameter(
+            f"layer_bits must be a tuple of (layer name, bits) pairs, got {value!r}"
+        )
+    for name, b in pairs:
+        _check_bits(b, WEIGHT_BITS, f"layer {name!r} weight")
+    return tuple((name, b) for name, b in pairs)
 
 
 @dataclass(frozen=True)
@@ -155,10 +168,7 @@ class WeightOnly:
         for t in types:
             check_choice("layer type", t, tuple(WEIGHT_NAMES))
         object.__setattr__(self, "types", types)
-        pairs = tuple((str(n), b) for n, b in self.layer_bits)
-        for name, b in pairs:
-            _check_bits(b, WEIGHT_BITS, f"layer {name!r} weight")
-        object.__setattr__(self, "layer_bits", pairs)
+        object.__setattr__(self, "layer_bits", _check_layer_bits(self.layer_bits))
 
     def selects(self, name: str, module_type: str) -> bool:
         """Whether the layer ``name`` of class ``module_type`` is quantized."""
@@ -263,8 +273,8 @@ def weights_of(config: Config) -> WeightOnly:
     return config if isinstance(config, WeightOnly) else config.weights
 
 
-def _granularity(d: dict[str, Any]) -> Granularity:
-    kind = d.get("type")
+def _granularity(d: Any) -> Granularity:
+    kind = d.get("type") if isinstance(d, dict) else None
     if kind == "PerTensor":
         return PerTensor()
     if kind == "PerChannel":
@@ -286,11 +296,9 @@ def config_from_dict(d: dict[str, Any]) -> Config:
         if kind == "WeightOnly":
             if "granularity" in d:
                 d["granularity"] = _granularity(d["granularity"])
-            for key in ("include", "exclude", "types"):
-                if key in d:
-                    d[key] = tuple(d[key])
-            if "layer_bits" in d:
-                d["layer_bits"] = tuple((str(n), b) for n, b in d["layer_bits"])
+            for key in ("include", "exclude", "types", "layer_bits"):
+                if isinstance(d.get(key), list):
+                    d[key] = tuple(tuple(v) if isinstance(v, list) else v for v in d[key])
             return WeightOnly(**d)
         if kind in ("Static", "Dynamic"):
             if "weights" in d:

@@ -42,13 +42,14 @@ __all__ = ["LSQActivation", "LSQWeight", "convert", "prepare_qat"]
 
 
 def _grad_scale(x: torch.Tensor, g: float) -> torch.Tensor:
-    """``x`` forward, ``g`` times its gradient backward."""
-    return (x - x * g).detach() + x * g
+    """``x`` forward (exactly: the added term is 0), ``g`` times its gradient backward."""
+    scaled = x * g
+    return x.detach() + (scaled - scaled.detach())
 
 
 def _round_ste(x: torch.Tensor) -> torch.Tensor:
-    """Round forward, identity backward (the straight-through estimator)."""
-    return (torch.round(x) - x).detach() + x
+    """Round forward (exactly), identity backward (the straight-through estimator)."""
+    return torch.round(x).detach() + (x - x.detach())
 
 
 class LSQWeight(nn.Module):
@@ -79,7 +80,9 @@ class LSQWeight(nn.Module):
         step = _grad_scale(self.step.abs().clamp(min=1e-12), self.grad_factor)
         s = expand_groups(step, w2.shape[1], self.group_size)
         q = _round_ste(torch.clamp(w2 / s, -self.qn, self.qp))
-        return (q * s).reshape(self.latent.shape)
+        # offset + step·code, the same float32 operations as the stored weight's decoding,
+        # so convert() changes no bit of the weight.
+        return (-self.qn * s + s * (q + self.qn)).reshape(self.latent.shape)
 
     def to_quant_weight(self) -> QuantWeight:
         """The packed weight this layer has learned (codes ``k = q + 2**(b-1)``)."""

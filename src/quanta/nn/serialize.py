@@ -22,7 +22,7 @@ from torch import nn
 from quanta.errors import CorruptData, InvalidInput, UnsupportedFormat
 from quanta.io._atomic import atomic_write, check_output_path
 from quanta.nn.api import layer_specs, quantized_layers
-from quanta.nn.modules import ActQuant, QuantState, QuantWeight, attach
+from quanta.nn.modules import ActQuant, QuantState, QuantWeight, attach, is_quantized
 
 __all__ = ["FORMAT", "VERSION", "load", "model_size", "read_header", "save"]
 
@@ -138,32 +138,72 @@ def load(path: str | os.PathLike[str], model: nn.Module | None = None) -> nn.Mod
     header = read_header(path)
     if model is None:
         model = _known_architecture(header.get("architecture"), path)
+    states = {}
+    modules = dict(model.named_modules())
     for name, spec in header["layers"].items():
+        if name in modules and is_quantized(modules[name]):
+            raise InvalidInput(
+                f"layer {name!r} of the model is already quantized; load into the float model"
+            )
         try:
             layer = model.get_submodule(name)
             weights = {n: QuantWeight.from_spec(s) for n, s in spec["weights"].items()}
             act = spec.get("input")
-            state = QuantState(weights, ActQuant(act["bits"], act["mode"]) if act else None)
+            states[name] = (
+                layer,
+                QuantState(weights, ActQuant(act["bits"], act["mode"]) if act else None),
+            )
         except (AttributeError, KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise CorruptData(
                 f"'{path}': layer {name!r} cannot be rebuilt in this model ({exc}); pass the "
                 f"float model the checkpoint was made from"
             ) from exc
-        attach(layer, state)
     try:
         tensors = load_file(str(path))
-        model.load_state_dict(tensors, strict=True)
-    except RuntimeError as exc:
-        raise CorruptData(
-            f"'{path}' does not match the model's layers ({str(exc).splitlines()[0]}); pass the "
-            f"float model the checkpoint was made from"
-        ) from exc
-    except Exception as exc:
+    except Exception as exc:  # safetensors' own error types
         raise CorruptData(f"'{path}': the tensors cannot be read ({exc})") from exc
+    _check_fits(model, states, tensors, path)  # before the model is touched
+    for layer, state in states.values():
+        attach(layer, state)
+    model.load_state_dict(tensors, strict=True)
     model.quanta_config = header.get("config")
     if header.get("architecture"):
         model.quanta_architecture = header["architecture"]
     return model.eval()
+
+
+def _check_fits(
+    model: nn.Module,
+    states: dict[str, tuple[nn.Module, QuantState]],
+    tensors: dict[str, torch.Tensor],
+    path: Any,
+) -> None:
+    """Raise :class:`CorruptData` naming the tensors that do not fit, unless all do."""
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    for name, (_, state) in states.items():
+        prefix = f"{name}." if name else ""
+        for wname in state.weights:
+            expected.pop(prefix + wname, None)
+        for key, value in state.state_dict().items():
+            expected[f"{prefix}quanta.{key}"] = tuple(value.shape)
+    found = {k: tuple(v.shape) for k, v in tensors.items()}
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    reshaped = sorted(k for k in set(expected) & set(found) if expected[k] != found[k])
+    problems = [
+        f"{what}: {', '.join(keys[:4])}{' ...' if len(keys) > 4 else ''}"
+        for what, keys in (
+            ("missing", missing),
+            ("unexpected", unexpected),
+            ("of another shape", reshaped),
+        )
+        if keys
+    ]
+    if problems:
+        raise CorruptData(
+            f"'{path}' does not match the model's layers ({'; '.join(problems)}); pass the "
+            f"float model the checkpoint was made from"
+        )
 
 
 def _known_architecture(name: Any, path: Any) -> nn.Module:

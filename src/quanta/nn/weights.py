@@ -34,7 +34,10 @@ __all__ = [
     "uniform_grid",
 ]
 
-_LLOYD_ITERATIONS = 30
+#: Lloyd iterations stop when no level moves by more than this times the data's std
+#: (as quanta.LloydMax's default ``tol``), or after ``_LLOYD_MAX_ITER``.
+_LLOYD_TOL = 1e-7
+_LLOYD_MAX_ITER = 300
 
 
 @dataclass
@@ -198,12 +201,17 @@ def _lloyd_max(
     n = 1 << bits
     levels = torch.quantile(groups, torch.linspace(0, 1, n + 2, dtype=x.dtype)[1:-1], dim=1).T
     levels = levels.contiguous()
-    for _ in range(_LLOYD_ITERATIONS):
+    tol = _LLOYD_TOL * float(groups.std()) if groups.numel() > 1 else 0.0
+    for _ in range(_LLOYD_MAX_ITER):
         idx = _nearest(groups, levels)
         sums = torch.zeros_like(levels).scatter_add_(1, idx, groups)
         counts = torch.zeros_like(levels).scatter_add_(1, idx, torch.ones_like(groups))
-        levels = torch.where(counts > 0, sums / counts.clamp(min=1), levels)
-        levels, _ = torch.sort(levels, dim=1)
+        updated = torch.where(counts > 0, sums / counts.clamp(min=1), levels)
+        updated, _ = torch.sort(updated, dim=1)
+        moved = float((updated - levels).abs().max())
+        levels = updated
+        if moved <= tol:
+            break
     idx = _nearest(groups, levels)
     codes = idx.reshape(rows, n_groups * g)[:, : x.shape[1]].to(torch.uint8)
     if per_tensor:
