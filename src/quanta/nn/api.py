@@ -98,6 +98,8 @@ def calibration_batches(
             f"calibration must be an iterable of batches (tensors, tuples or dicts), got "
             f"{type(batches).__name__}"
         )
+    if isinstance(batches, torch.Tensor | dict):
+        batches = [batches]  # one batch, not its rows or keys
     total = len(batches) if hasattr(batches, "__len__") else 0
     training = model.training
     model.eval()
@@ -193,7 +195,8 @@ def quantize_(
     calibration : iterable of batches, optional
         Needed for ``Static`` (activation ranges) and ``method="gptq"`` (input
         Hessians): tensors, tuples of positional inputs or dicts of keywords,
-        each run as ``model(batch)``. A few dozen representative batches do.
+        each run as ``model(batch)``; a lone tensor or dict is one batch. A
+        few dozen representative batches do.
     progress : callable, optional
         ``progress(done, total, label)`` after each calibration batch and layer.
     """

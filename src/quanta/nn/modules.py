@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from quanta.errors import InvalidInput
+from quanta.nn.int8 import route
 from quanta.nn.packing import pack, packed_nbytes, unpack
 from quanta.nn.weights import QuantizedMatrix, dequantize
 
@@ -199,6 +200,8 @@ class QuantState(nn.Module):
 
 def _materialize(module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
     state: QuantState = module.quanta
+    if getattr(state, "fused", False):
+        return None  # the layer's own forward decodes (quanta.nn.int8)
     for name, weight in state.weights.items():
         # The instance dict shadows nn.Module.__getattr__, so `self.weight` finds this.
         module.__dict__[name] = weight()
@@ -225,6 +228,7 @@ def attach(module: nn.Module, state: QuantState) -> None:
     module.add_module("quanta", state)
     module.register_forward_pre_hook(_materialize)
     module.register_forward_hook(_release)
+    route(module)
 
 
 def is_quantized(module: nn.Module) -> bool:

@@ -35,6 +35,7 @@ from quanta.nn.config import (
     WeightOnly,
     weights_of,
 )
+from quanta.nn.int8 import route
 from quanta.nn.modules import ActQuant, QuantState, QuantWeight, attach, state_of
 from quanta.nn.weights import QuantizedMatrix, expand_groups, matrix_of, uniform_grid
 
@@ -195,6 +196,7 @@ def convert(model: nn.Module) -> nn.Module:
                 converted += 1
         if isinstance(state.input, LSQActivation):
             state.input = state.input.to_act_quant()
+        route(m)
     if not converted and not any(state_of(m) is not None for m in model.modules()):
         raise InvalidInput("the model has no QAT layer to convert; call prepare_qat first")
     return model.eval()
