@@ -222,8 +222,9 @@ def test_convert_stores_codes_in_range() -> None:
     assert torch.allclose(qw(), lsq().detach(), atol=1e-7)
 
 
-def test_convert_right_after_prepare_equals_fake_quant() -> None:
-    lsq = _lsq(bits=3, group_size=8)
+@pytest.mark.parametrize("shape", [(12, 20), (12, 32)], ids=["short-last-group", "whole-groups"])
+def test_convert_right_after_prepare_equals_fake_quant(shape) -> None:
+    lsq = _lsq(shape=shape, bits=3, group_size=8)
     assert torch.equal(lsq.to_quant_weight()(), lsq().detach())
 
 

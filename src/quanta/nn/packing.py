@@ -184,6 +184,10 @@ def unpack(packed: torch.Tensor, bits: int, shape: tuple[int, ...]) -> torch.Ten
         )
     if bits == 8:
         return data.clone().reshape(shape)
+    if 8 % bits == 0:  # 1, 2, 4 bits: whole codes per byte, no 64-bit words needed
+        mask = (1 << bits) - 1
+        parts = [(data >> shift) & mask for shift in range(0, 8, bits)]  # 8 // bits ops
+        return torch.stack(parts, dim=1).reshape(-1)[:n].reshape(shape)
     groups = -(-n // 8)
     stream = torch.zeros(groups * bits, dtype=torch.int64, device=data.device)
     stream[:expected] = data

@@ -132,8 +132,13 @@ def dequantize(q: QuantizedMatrix, dtype: torch.dtype = torch.float32) -> torch.
     if q.levels is not None:
         table = expand_groups(q.levels, k, q.group_size).expand(r, k, q.levels.shape[-1])
         return table.gather(2, q.codes.long().unsqueeze(-1)).squeeze(-1).to(dtype)
-    s = expand_groups(q.scale, k, q.group_size)
-    o = expand_groups(q.offset, k, q.group_size)
+    g = q.group_size
+    if g is not None and q.scale.shape[1] > 1 and k % g == 0:  # broadcast over whole groups
+        codes = q.codes.reshape(r, k // g, g).to(q.scale.dtype)
+        out = q.offset[..., None] + q.scale[..., None] * codes  # as below, bit for bit
+        return out.reshape(r, k).to(dtype)
+    s = expand_groups(q.scale, k, g)
+    o = expand_groups(q.offset, k, g)
     return (o + s * q.codes.to(s.dtype)).to(dtype)
 
 
