@@ -385,6 +385,65 @@ def test_gptq_beats_rtn_on_correlated_inputs(bits, granularity) -> None:
     assert e_gptq < 0.85 * e_rtn, (e_gptq, e_rtn)
 
 
+def _output_sqnr(reference: nn.Module, model: nn.Module, x: torch.Tensor) -> float:
+    with torch.no_grad():
+        ref, out = reference(x).double(), model(x).double()
+    return float(10 * torch.log10(ref.square().sum() / (ref - out).square().sum()))
+
+
+def test_sequential_gptq_calibrates_each_layer_on_the_quantized_layers_before_it(trained) -> None:
+    """Sequential GPTQ (the reference's order): the last layer's Hessian comes from the
+    inputs the quantized first layers give, so it differs from the one-pass variant; both
+    beat RTN on the whole model's output."""
+    model, x, _ = trained
+    calib = _calib(x[:256], 8)
+    runs = {"calls": 0}
+
+    def counted():
+        for batch in calib:
+            runs["calls"] += 1
+            yield batch
+
+    g = qnn.PerGroup(16)
+    seq = qnn.quantize(model, qnn.WeightOnly(bits=3, granularity=g, method="gptq"), counted())
+    assert runs["calls"] == 8  # a one-shot iterator is read once, then kept for the passes
+    one_pass = qnn.quantize(
+        model, qnn.WeightOnly(bits=3, granularity=g, method="gptq", sequential=False), calib
+    )
+    rtn = qnn.quantize(model, qnn.WeightOnly(bits=3, granularity=g))
+    held_out = x[256:]
+    first = [seq[0].quanta.weights["weight"](), one_pass[0].quanta.weights["weight"]()]
+    last = [seq[4].quanta.weights["weight"](), one_pass[4].quanta.weights["weight"]()]
+    assert torch.equal(*first)  # the first layer sees float inputs either way
+    assert not torch.equal(*last)
+    s_seq, s_one, s_rtn = (_output_sqnr(model, m, held_out) for m in (seq, one_pass, rtn))
+    assert min(s_seq, s_one) > s_rtn + 1.0, (s_seq, s_one, s_rtn)
+
+
+def test_sequential_gptq_runs_recurrent_cells_whole() -> None:
+    """A cell called several times per forward gets all its calls' inputs (no early stop)."""
+
+    class Loop(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.cell = nn.LSTMCell(8, 16)
+            self.head = nn.Linear(16, 2)
+
+        def forward(self, x):
+            state = None
+            for t in range(x.shape[1]):
+                state = self.cell(x[:, t], state)
+            return self.head(state[0])
+
+    torch.manual_seed(3)
+    model = Loop()
+    x = torch.randn(16, 5, 8)
+    cfg = qnn.WeightOnly(bits=4, method="gptq", types=("LSTMCell", "Linear"))
+    q = qnn.quantize(model, cfg, calibration=[x[:8], x[8:]])
+    assert q(x).shape == (16, 2)
+    assert sorted(qnn.quantized_layers(q)) == ["cell", "head"]
+
+
 # ----------------------------------------------------------------- progress
 def test_progress_callback() -> None:
     calls: list[tuple[int, int, str]] = []

@@ -285,3 +285,17 @@ def test_weights_of() -> None:
 def test_weight_names_cover_default_types() -> None:
     assert set(DEFAULT_TYPES) <= set(WEIGHT_NAMES)
     assert WEIGHT_NAMES["LSTMCell"] == ("weight_ih", "weight_hh")
+
+
+def test_grid_defaults_and_choices() -> None:
+    """rtn keeps the symmetric grid; mse and gptq default to the MSE grid; any may be set."""
+    assert WeightOnly().grid_rule == "symmetric"
+    assert WeightOnly(method="mse").grid_rule == "mse"
+    assert WeightOnly(method="gptq").grid_rule == "mse"
+    assert WeightOnly(method="gptq", grid="minmax").grid_rule == "minmax"
+    with pytest.raises(InvalidParameter, match="grid"):
+        WeightOnly(grid="max")
+    with pytest.raises(InvalidParameter, match="no grid"):
+        WeightOnly(method="lloyd-max", grid="mse")
+    with pytest.raises(InvalidParameter, match="sequential"):
+        WeightOnly(sequential=1)

@@ -107,10 +107,11 @@ def test_sensitivity_restores_the_model_exactly(digits):
 
 
 def test_sensitivity_gptq_measured_as_rtn_and_other_grids(digits):
-    """method='gptq' is measured as round to nearest: same table as 'rtn'. PerGroup and
-    'mse' grids change the values (and match qnn.quantize of that layer alone)."""
+    """method='gptq' is measured as round to nearest on its grid: same table as 'rtn' on
+    the same grid. PerGroup and 'mse' grids change the values (and match qnn.quantize of
+    that layer alone)."""
     model, data = digits
-    rtn = sensitivity(model, data[:2], bits=(3,))
+    rtn = sensitivity(model, data[:2], bits=(3,), config=qnn.WeightOnly(grid="mse"))
     gptq = sensitivity(model, data[:2], bits=(3,), config=qnn.WeightOnly(method="gptq"))
     assert gptq.table == rtn.table
     cfg = qnn.WeightOnly(method="mse", granularity=qnn.PerGroup(16), include=("2",))

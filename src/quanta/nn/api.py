@@ -215,21 +215,26 @@ def quantize_(
         )
         raise InvalidParameter(f"{why}: pass calibration=<iterable of batches>")
 
+    sequential = weights.method == "gptq" and weights.sequential
+    if sequential and calibration is not None and not isinstance(calibration, torch.Tensor | dict):
+        calibration = list(calibration)  # run once per layer: a one-shot iterator would not do
     acts: dict[str, ActQuant] = {}
     hessians = None
+    order = _CallOrder(layers) if sequential else None
     if needs_data:
         if isinstance(config, Static):
             acts = _observe_inputs(layers, config)
-        if weights.method == "gptq":
+        if weights.method == "gptq" and not sequential:
             hessians = _Hessians(layers)
         try:
-            calibration_batches(model, calibration, progress)
+            n_batches = calibration_batches(model, calibration, progress)
         finally:
             for m in layers.values():
                 m._forward_pre_hooks.pop(getattr(m, "_quanta_observe", -1), None)
                 m.__dict__.pop("_quanta_observe", None)
-            if hessians is not None:
-                hessians.close()
+            for hooks in (hessians, order):
+                if hooks is not None:
+                    hooks.close()
         acts = _freeze(acts)
     elif isinstance(config, Dynamic):
         acts = {
@@ -238,7 +243,13 @@ def quantize_(
             if not isinstance(m, nn.Embedding)  # its input is indices
         }
 
-    for done, (name, m) in enumerate(layers.items(), start=1):
+    names = order.ranked() if order is not None else list(layers)
+    for done, name in enumerate(names, start=1):
+        m = layers[name]
+        if sequential:  # this layer's Hessian, with the layers before it quantized
+            hessians = _Hessians({name: m})
+            _run_to(model, calibration, m if order.calls[name] == n_batches else None)
+            hessians.close()
         state = QuantState(
             {
                 wname: _quantize_one(m, wname, weights, weights.bits_for(name), hessians, name)
@@ -248,7 +259,9 @@ def quantize_(
         )
         attach(m, state)
         if progress is not None:
-            progress(done, len(layers), "quantizing layers")
+            progress(
+                done, len(layers), "GPTQ, layer by layer" if sequential else "quantizing layers"
+            )
     model.quanta_config = config.to_dict()  # recorded for save()
     return model
 
@@ -264,6 +277,63 @@ def quantize(
     if not isinstance(model, nn.Module):
         raise InvalidInput(f"expected a torch.nn.Module, got {type(model).__name__}")
     return quantize_(copy.deepcopy(model), config, calibration, progress=progress)
+
+
+class _CallOrder:
+    """Forward pre-hooks that note the order in which the layers first run, and their calls."""
+
+    def __init__(self, layers: dict[str, nn.Module]) -> None:
+        self.names = list(layers)
+        self.first: dict[str, int] = {}
+        self.calls = dict.fromkeys(layers, 0)
+        self.handles = [m.register_forward_pre_hook(self._hook(n)) for n, m in layers.items()]
+
+    def _hook(self, name: str) -> Callable[..., None]:
+        def hook(mod: nn.Module, args: tuple[Any, ...]) -> None:
+            self.first.setdefault(name, len(self.first))
+            self.calls[name] += 1
+
+        return hook
+
+    def ranked(self) -> list[str]:
+        """Layer names in the order they first ran; layers that never ran last."""
+        return sorted(self.names, key=lambda n: self.first.get(n, len(self.names)))
+
+    def close(self) -> None:
+        for h in self.handles:
+            h.remove()
+
+
+class _Stop(Exception):
+    """Raised by a forward hook to end a calibration forward pass early."""
+
+
+def _stop(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
+    raise _Stop
+
+
+def _run_to(model: nn.Module, batches: Iterable[Any], last: nn.Module | None) -> None:
+    """Run every batch through ``model`` (no gradients, eval mode), each only until ``last`` ran.
+
+    ``last=None`` runs whole forward passes (a layer called more than once per pass,
+    like a recurrent cell, needs all its calls).
+    """
+    if isinstance(batches, torch.Tensor | dict):
+        batches = [batches]
+    handle = last.register_forward_hook(_stop) if last is not None else None
+    training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for batch in batches:
+                try:
+                    run_batch(model, batch)
+                except _Stop:
+                    pass
+    finally:
+        model.train(training)
+        if handle is not None:
+            handle.remove()
 
 
 def _observe_inputs(layers: dict[str, nn.Module], config: Static) -> dict[str, ActQuant]:
@@ -324,6 +394,7 @@ def _quantize_one(
         per_tensor=isinstance(weights.granularity, PerTensor),
         hessian=hessian,
         act_order=weights.act_order,
+        grid=weights.grid_rule if weights.method != "lloyd-max" else None,
     )
     return QuantWeight.from_matrix(q, tuple(w.shape), w.dtype)
 

@@ -193,6 +193,7 @@ def _fake_quantized(w: torch.Tensor, bits: int, config: WeightOnly) -> torch.Ten
         group_size=config.group_size,
         method="rtn" if config.method == "gptq" else config.method,
         per_tensor=isinstance(config.granularity, PerTensor),
+        grid=None if config.method == "lloyd-max" else config.grid_rule,
     )
     return dequantize(q, w.dtype).reshape(w.shape).to(w.device)
 

@@ -151,12 +151,15 @@ def quantize_weight(
     per_tensor: bool = False,
     hessian: torch.Tensor | None = None,
     act_order: bool = True,
+    grid: str | None = None,
 ) -> QuantizedMatrix:
     """Quantize the weight ``w`` (any shape, rows = output channels) to ``bits`` bits.
 
-    ``method``: ``"rtn"`` (symmetric grid, nearest), ``"mse"`` (grid clipped to
-    minimise the MSE, nearest), ``"gptq"`` (needs ``hessian``, the ``(K, K)``
-    input Hessian; symmetric grid) or ``"lloyd-max"`` (a codebook per group).
+    ``method``: ``"rtn"`` (nearest level), ``"mse"`` (nearest level of the
+    grid clipped to minimise the MSE), ``"gptq"`` (needs ``hessian``, the
+    ``(K, K)`` input Hessian) or ``"lloyd-max"`` (a codebook per group).
+    ``grid``: the core's range rule, ``"symmetric"``, ``"minmax"`` or ``"mse"``
+    (default: :func:`quanta.nn.config.default_grid` of the method).
     """
     if not torch.is_floating_point(w):
         raise InvalidInput(f"weights must be floating point, got {w.dtype}")
@@ -167,7 +170,9 @@ def quantize_weight(
         group_size = None  # one group per row: the same grid as per channel
     if method == "lloyd-max":
         return _lloyd_max(w2, bits, group_size, per_tensor)
-    rule = "mse" if method == "mse" else "symmetric"
+    from quanta.nn.config import default_grid
+
+    rule = grid or default_grid(method)
     if method == "gptq":
         if hessian is None:
             raise InvalidParameter(
