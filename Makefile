@@ -38,10 +38,11 @@ bench: install-dev
 	$(BIN)/python benchmarks/run.py
 
 # The measured tables in docs/ (each document names the command that made it).
-docs: install
+docs: install-dev
 	$(BIN)/python docs/adaptive_table.py
 	$(BIN)/python docs/audio_table.py
 	$(BIN)/python docs/image_table.py
+	$(BIN)/python docs/nn_table.py
 
 lint: install-dev
 	$(BIN)/ruff check src tests benchmarks docs

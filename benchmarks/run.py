@@ -44,7 +44,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="small sizes (10^6 / 10^5): a smoke run")
     p.add_argument(
         "--only",
-        choices=("uniform", "lloyd", "adpcm", "lorenzo", "audio", "image", "compression"),
+        choices=("uniform", "lloyd", "adpcm", "lorenzo", "audio", "image", "compression", "nn"),
         help="run one benchmark",
     )
     p.add_argument("--repeat", type=int, default=5, help="timed repeats after the warm-up (5)")
@@ -118,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
         import compression
 
         sections.extend(compression.run(repeat=args.repeat, quick=args.quick, log=_log))
+    if args.only in (None, "nn"):
+        import bench_nn
+
+        sections.extend(bench_nn.run(quick=args.quick, repeat=args.repeat, log=_log))
     elapsed = time.perf_counter() - started
 
     print()

@@ -127,3 +127,19 @@ def test_changed_weights_are_picked_up() -> None:
         after = q[0](x)
     assert not torch.equal(before, after)
     assert float((after.double() - _exact(q[0], x)).abs().max()) <= 1e-5 * float(after.abs().max())
+
+
+def test_dynamic_inputs_get_one_grid_per_row() -> None:
+    """A row 1000x larger than the others does not coarsen their grid (per-token scales)."""
+    from quanta.nn.modules import dynamic_grid
+
+    x = torch.randn(4, 48)
+    x[0] *= 1000
+    scale, offset = dynamic_grid(x, 8)
+    assert scale.shape == (4, 1) and offset.shape == (4, 1)
+    assert float(scale[1]) < float(scale[0]) / 100
+    q = qnn.quantize(_mlp(), qnn.Dynamic())
+    with torch.no_grad():
+        small = q[0](x[1:])
+        mixed = q[0](x)[1:]
+    assert torch.allclose(small, mixed, atol=1e-5)

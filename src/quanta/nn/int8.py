@@ -80,18 +80,24 @@ def quant_linear_forward(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
         s, offset = dynamic_grid(x, 8)
     else:
         s, offset = act.scale, act.offset
-    k = torch.clamp(torch.round((x - offset) / s), 0, 255)
-    a_shift = 128 - torch.round(-offset / s)  # 128 − z_a
-    a = (k - 128).to(torch.int8).reshape(-1, x.shape[-1])
+    k_dim = x.shape[-1]
+    rows = x.numel() // k_dim
+    # a = k − 128 with k = clamp(round((x − offset) / s), 0, 255): ActQuant's formula,
+    # computed in place on one buffer.
+    t = (x - offset).div_(s).round_().clamp_(0, 255).sub_(128).reshape(rows, k_dim)
+    a_sum = t.sum(dim=1)  # exact in float32 while K·128 < 2**24
+    a = t.to(torch.int8)
+    # 128 − z_a and the input step: one per row (dynamic) or one for all (static).
+    a_shift = (128 - torch.round(-offset / s)).expand(*x.shape[:-1], 1).reshape(rows, 1)
     y = torch._int_mm(a, q.t()).float()
-    a_sum = a.sum(dim=1, dtype=torch.int32).float() + x.shape[-1] * a_shift
-    # In place, one pass each over the (M, N) output: the rank-1 and per-channel
-    # corrections, then the scales and the bias.
-    y.addr_(a_sum, w_shift).add_(a_shift * q_sum)
+    # Both rank-1 corrections in one pass over the (M, N) output:
+    # (Σa + K·(128 − z_a))·(128 − z_w) + (128 − z_a)·Σq.
+    left = torch.cat((a_sum[:, None] + k_dim * a_shift, a_shift), dim=1)
+    y.addmm_(left, torch.stack((w_shift, q_sum)))
+    y.mul_(s.expand(*x.shape[:-1], 1).reshape(rows, 1))
+    y.mul_(w_scale)
     if module.bias is not None:
-        y = torch.addcmul(module.bias, y, s * w_scale)
-    else:
-        y.mul_(s * w_scale)
+        y.add_(module.bias)
     return y.reshape(*x.shape[:-1], q.shape[0])
 
 

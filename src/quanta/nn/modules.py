@@ -128,9 +128,10 @@ class QuantWeight(nn.Module):
 class ActQuant(nn.Module):
     """Uniform ``bits``-bit quantization of a layer's input, one scale per tensor.
 
-    ``mode``: ``"static"`` (grid fixed by calibration, stored), ``"dynamic"``
-    (grid from each input's own min and max), ``"observe"`` (calibration:
-    passes the input through and feeds the observer).
+    ``mode``: ``"static"`` (grid fixed by calibration, stored, one per
+    tensor), ``"dynamic"`` (a grid per row of each input, from the row's own
+    min and max), ``"observe"`` (calibration: passes the input through and
+    feeds the observer).
     """
 
     def __init__(self, bits: int, mode: str, observer: Any = None) -> None:
@@ -171,10 +172,16 @@ class ActQuant(nn.Module):
 
 
 def dynamic_grid(x: torch.Tensor, bits: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mid-tread grid over ``[min(x, 0), max(x, 0)]`` (torch ops, no host sync)."""
+    """Mid-tread grid of each row (last axis) over ``[min(row, 0), max(row, 0)]``.
+
+    One scale per token or sample, as torchao's and LLM.int8's dynamic int8 do:
+    shape ``(..., 1)``. Torch ops only, no host sync.
+    """
     xf = x.detach().float()
-    lo = torch.clamp(xf.min(), max=0.0)
-    hi = torch.clamp(xf.max(), min=0.0)
+    if xf.ndim == 0:
+        xf = xf.reshape(1)
+    lo = torch.clamp(xf.amin(dim=-1, keepdim=True), max=0.0)
+    hi = torch.clamp(xf.amax(dim=-1, keepdim=True), min=0.0)
     scale = (hi - lo) / ((1 << bits) - 1)
     scale = torch.where(scale > 0, scale, torch.ones_like(scale))
     offset = -torch.round(-lo / scale) * scale
