@@ -299,3 +299,16 @@ def test_grid_defaults_and_choices() -> None:
         WeightOnly(method="lloyd-max", grid="mse")
     with pytest.raises(InvalidParameter, match="sequential"):
         WeightOnly(sequential=1)
+
+
+def test_without_torch_the_configs_work_and_the_rest_says_how_to_install(monkeypatch) -> None:
+    import sys
+
+    import quanta.nn as qnn
+    from quanta.errors import MissingDependency
+
+    monkeypatch.delattr(qnn, "quantize", raising=False)  # not cached from earlier use
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch now fails
+    assert qnn.WeightOnly(bits=4).bits == 4
+    with pytest.raises(MissingDependency, match=r"pip install quanta\[torch\]"):
+        qnn.quantize  # noqa: B018

@@ -86,6 +86,9 @@ def model() -> None:
       quanta model quantize bert.safetensors --arch minilm -o b.safetensors --weights int4 \\
           --method gptq --calib tokens.npz
     """
+    from quanta.nn._torch import require_torch
+
+    require_torch()  # a clear error (exit 2) when PyTorch is not installed
 
 
 # -------------------------------------------------------------------------- helpers

@@ -46,5 +46,13 @@ _WHERE = {
     "mixed_precision": "quanta.nn.precision",
 }
 
-__getattr__, __dir__ = _attach(__name__, _WHERE)
+_lazy_getattr, __dir__ = _attach(__name__, _WHERE)
+
+
+def __getattr__(name: str) -> object:
+    if name in _WHERE and not _WHERE[name].endswith(".config"):
+        from quanta.nn._torch import require_torch
+
+        require_torch()  # MissingDependency with the install hint, not a bare ImportError
+    return _lazy_getattr(name)
 __all__ = sorted(_WHERE)
