@@ -647,24 +647,12 @@ def _torch_ao_static(model: Any, calibration: list[Any]) -> Any:
 
 
 def _qat(model: Any, cfg: Any, x: Any, y: Any, seed: int = 0) -> Any:
-    import torch
-    from torch.nn import functional as F
-
     import quanta.nn as qnn
+    from quanta.nn.models import fit
 
     m = copy.deepcopy(model)
     qnn.prepare_qat(m, cfg)
-    generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(m.parameters(), lr=QAT_LR)
-    m.train()
-    for _ in range(QAT_EPOCHS):
-        perm = torch.randperm(len(y), generator=generator)
-        for start in range(0, len(perm), QAT_BATCH):
-            batch = perm[start : start + QAT_BATCH]
-            optimizer.zero_grad()
-            F.cross_entropy(m(x[batch]), y[batch]).backward()
-            optimizer.step()
-    m.eval()
+    fit(m, x, y, epochs=QAT_EPOCHS, batch_size=QAT_BATCH, lr=QAT_LR, seed=seed)
     return qnn.convert(m)
 
 
@@ -789,37 +777,44 @@ def targets(silero: dict, minilm: dict, digits: dict) -> list[dict[str, Any]]:
     def add(what: str, goal: str, value: float | None, met: bool | None, shown: str) -> None:
         out.append({"what": what, "goal": goal, "value": value, "met": met, "shown": shown})
 
-    w8a8 = _pick(silero["rows"], "quanta", "W8A8 static, per channel")
-    v = w8a8["decision_agreement"] if w8a8 else None
-    goal = TARGETS["silero_w8a8_decisions"]
-    add(
-        "Silero VAD, quanta W8A8: decisions at 0.5 equal to float",
-        f">= {goal:.0%}",
-        v,
-        None if v is None else v >= goal,
-        "—" if v is None else f"{v:.1%}",
-    )
-    int8 = _pick(minilm["rows"], "quanta", "int8 per channel, RTN")
-    v = int8["cosine_mean"] if int8 else None
-    goal = TARGETS["minilm_int8_cosine"]
-    add(
-        "MiniLM, quanta int8: mean cosine to float embeddings",
-        f">= {goal}",
-        v,
-        None if v is None else v >= goal,
-        "—" if v is None else f"{v:.5f}",
-    )
+    for rows, key, config, measure, what, shown in (
+        (
+            silero["rows"],
+            "silero_w8a8_decisions",
+            "W8A8 static, per channel",
+            "decision_agreement",
+            "Silero VAD, quanta W8A8: decisions at 0.5 equal to float",
+            "{:.1%}",
+        ),
+        (
+            minilm["rows"],
+            "minilm_int8_cosine",
+            "int8 per channel, RTN",
+            "cosine_mean",
+            "MiniLM, quanta int8: mean cosine to float embeddings",
+            "{:.5f}",
+        ),
+        (
+            minilm["rows"],
+            "minilm_int4_gptq_cosine",
+            "int4 group 128, GPTQ",
+            "cosine_mean",
+            "MiniLM, quanta int4 g128 GPTQ: mean cosine",
+            "{:.5f}",
+        ),
+    ):
+        r = _pick(rows, "quanta", config)
+        v = r[measure] if r else None
+        goal = TARGETS[key]
+        add(
+            what,
+            ">= " + (f"{goal:.0%}" if measure == "decision_agreement" else f"{goal}"),
+            v,
+            None if v is None else v >= goal,
+            "—" if v is None else shown.format(v),
+        )
     gptq = _pick(minilm["rows"], "quanta", "int4 group 128, GPTQ")
     rtn = _pick(minilm["rows"], "quanta", "int4 group 128, RTN")
-    v = gptq["cosine_mean"] if gptq else None
-    goal = TARGETS["minilm_int4_gptq_cosine"]
-    add(
-        "MiniLM, quanta int4 g128 GPTQ: mean cosine",
-        f">= {goal}",
-        v,
-        None if v is None else v >= goal,
-        "—" if v is None else f"{v:.5f}",
-    )
     if gptq and rtn:
         add(
             "MiniLM, int4 g128: GPTQ better than RTN",

@@ -55,4 +55,6 @@ def __getattr__(name: str) -> object:
 
         require_torch()  # MissingDependency with the install hint, not a bare ImportError
     return _lazy_getattr(name)
+
+
 __all__ = sorted(_WHERE)

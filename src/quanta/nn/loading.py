@@ -125,16 +125,9 @@ def _silero_jit_keys(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tenso
     The scripted model holds a 16 kHz (``_model.*``) and an 8 kHz (``_model_8k.*``)
     network; the 16 kHz one is kept.
     """
-    names = {
-        "stft.forward_basis_buffer": "stft_conv.weight",
-        "decoder.decoder.2.weight": "final_conv.weight",
-        "decoder.decoder.2.bias": "final_conv.bias",
-    }
-    for i in range(4):
-        for kind in ("weight", "bias"):
-            names[f"encoder.{i}.reparam_conv.{kind}"] = f"conv{i + 1}.{kind}"
-    for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-        names[f"decoder.rnn.{kind}"] = f"lstm_cell.{kind}"
+    from quanta.nn.models import silero_jit_names
+
+    names = silero_jit_names()
     for prefix in ("_model.", ""):
         if all(prefix + k in state for k in names):
             return {new: state[prefix + old] for old, new in names.items()}

@@ -59,10 +59,12 @@ __all__ = [
     "minilm_model",
     "sentence_embeddings",
     "sentences",
+    "silero_jit_names",
     "silero_vad",
     "speech_16k",
     "speech_decisions",
     "train_digits_cnn",
+    "fit",
     "vad_probabilities",
 ]
 
@@ -216,11 +218,8 @@ class SileroVAD(nn.Module):
         return y.squeeze(1).mean(dim=1, keepdim=True), torch.stack([h, c])
 
 
-def _silero_jit_state(path: Path) -> dict[str, torch.Tensor]:
-    """The 16 kHz weights of ``silero_vad.jit``, renamed to :class:`SileroVAD`'s names."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit.load is deprecated
-        scripted = torch.jit.load(str(path), map_location="cpu")
+def silero_jit_names() -> dict[str, str]:
+    """``silero_vad.jit``'s 16 kHz parameter names (under ``_model.``) → :class:`SileroVAD`'s."""
     names = {
         "stft.forward_basis_buffer": "stft_conv.weight",
         "decoder.decoder.2.weight": "final_conv.weight",
@@ -231,6 +230,15 @@ def _silero_jit_state(path: Path) -> dict[str, torch.Tensor]:
             names[f"encoder.{i}.reparam_conv.{kind}"] = f"conv{i + 1}.{kind}"
     for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
         names[f"decoder.rnn.{kind}"] = f"lstm_cell.{kind}"
+    return names
+
+
+def _silero_jit_state(path: Path) -> dict[str, torch.Tensor]:
+    """The 16 kHz weights of ``silero_vad.jit``, renamed to :class:`SileroVAD`'s names."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit.load is deprecated
+        scripted = torch.jit.load(str(path), map_location="cpu")
+    names = silero_jit_names()
     source = scripted._model.state_dict()
     if set(source) != set(names):
         raise MissingDependency(
@@ -708,6 +716,34 @@ def _digits() -> tuple[torch.Tensor, torch.Tensor]:
     return x, torch.tensor(data.target, dtype=torch.int64)
 
 
+def fit(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    seed: int = 0,
+) -> nn.Module:
+    """Train a classifier with Adam on cross-entropy over shuffled batches; return it in eval mode.
+
+    The loop :func:`train_digits_cnn` trains with, and the one quantization-aware
+    training of a prepared copy (``quanta.nn.prepare_qat``) runs as well.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    model.train()
+    for _ in range(epochs):
+        perm = torch.randperm(len(y), generator=generator)
+        for start in range(0, len(perm), batch_size):
+            batch = perm[start : start + batch_size]
+            optimizer.zero_grad()
+            F.cross_entropy(model(x[batch]), y[batch]).backward()
+            optimizer.step()
+    return model.eval()
+
+
 def train_digits_cnn(
     epochs: int = 15, seed: int = 0, *, batch_size: int = 128, lr: float = 1e-2
 ) -> tuple[DigitsCNN, tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
@@ -770,18 +806,7 @@ def train_digits_cnn(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = DigitsCNN()
-        generator = torch.Generator().manual_seed(seed)
-        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-        model.train()
-        for _ in range(epochs):
-            perm = torch.randperm(len(y_train), generator=generator)
-            for start in range(0, len(perm), batch_size):
-                batch = perm[start : start + batch_size]
-                optimizer.zero_grad()
-                loss = F.cross_entropy(model(x_train[batch]), y_train[batch])
-                loss.backward()
-                optimizer.step()
-    model.eval()
+        fit(model, x_train, y_train, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
     return model, (x_train, y_train), (x_test, y_test)
 
 
