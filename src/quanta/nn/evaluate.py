@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from quanta.errors import InvalidInput, InvalidParameter
+from quanta.metrics import _ratio_db as ratio_db  # the one dB ratio rule
 from quanta.nn.api import quantized_layers, run_batch
 from quanta.nn.modules import QuantWeight, state_of
 
@@ -131,15 +132,6 @@ class _Accumulator:
             sqnr_db=ratio_db(self.signal, self.noise),
             max_abs_error=self.max_abs,
         )
-
-
-def ratio_db(signal: float, noise: float) -> float:
-    """``10 log10(signal / noise)``: ``inf`` for zero noise, ``-inf`` for zero signal."""
-    if noise == 0.0:
-        return math.inf
-    if signal == 0.0:
-        return -math.inf
-    return 10.0 * math.log10(signal / noise)
 
 
 def _pair(ref: Any, cand: Any) -> tuple[torch.Tensor, torch.Tensor]:
