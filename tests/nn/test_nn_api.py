@@ -522,3 +522,11 @@ def test_decoded_weight_is_the_one_forward_uses(cfg) -> None:
 def test_errors_are_quanta_errors() -> None:
     with pytest.raises(QuantaError):
         qnn.quantize(nn.Sequential(nn.ReLU()), qnn.WeightOnly())
+
+
+@pytest.mark.parametrize("calibration", [5, "batches", None])
+def test_gptq_calibration_must_hold_batches(calibration) -> None:
+    """The sequential GPTQ path lists the batches first; a non-iterable is still a clear error."""
+    error = InvalidParameter if calibration is None else InvalidInput
+    with pytest.raises(error, match="calibration"):
+        qnn.quantize(_mlp(), qnn.WeightOnly(bits=4, method="gptq"), calibration=calibration)

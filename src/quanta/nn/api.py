@@ -12,7 +12,7 @@ torch.Size([1, 4])
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
@@ -93,20 +93,14 @@ def calibration_batches(
 
     A batch the model cannot take raises :class:`InvalidInput` naming the batch.
     """
-    if batches is None or isinstance(batches, str | bytes) or not hasattr(batches, "__iter__"):
-        raise InvalidInput(
-            f"calibration must be an iterable of batches (tensors, tuples or dicts), got "
-            f"{type(batches).__name__}"
-        )
-    if isinstance(batches, torch.Tensor | dict):
-        batches = [batches]  # one batch, not its rows or keys
+    batches = _as_batches(batches)
     total = len(batches) if hasattr(batches, "__len__") else 0
     training = model.training
     model.eval()
     count = 0
     try:
         with torch.no_grad():
-            for count, batch in enumerate(_iterate(batches), start=1):
+            for count, batch in enumerate(batches, start=1):
                 try:
                     run_batch(model, batch)
                 except (RuntimeError, TypeError, ValueError, IndexError) as exc:
@@ -126,8 +120,14 @@ def calibration_batches(
     return count
 
 
-def _iterate(batches: Iterable[Any]) -> Iterator[Any]:
-    yield from batches
+def _as_batches(batches: Any) -> Iterable[Any]:
+    """The calibration data as an iterable of batches: a lone tensor or dict is one batch."""
+    if batches is None or isinstance(batches, str | bytes) or not hasattr(batches, "__iter__"):
+        raise InvalidInput(
+            f"calibration must be an iterable of batches (tensors, tuples or dicts), got "
+            f"{type(batches).__name__}"
+        )
+    return [batches] if isinstance(batches, torch.Tensor | dict) else batches
 
 
 class _Hessians:
@@ -216,8 +216,8 @@ def quantize_(
         raise InvalidParameter(f"{why}: pass calibration=<iterable of batches>")
 
     sequential = weights.method == "gptq" and weights.sequential
-    if sequential and calibration is not None and not isinstance(calibration, torch.Tensor | dict):
-        calibration = list(calibration)  # run once per layer: a one-shot iterator would not do
+    if sequential and calibration is not None:
+        calibration = list(_as_batches(calibration))  # run once per layer: not a one-shot iterator
     acts: dict[str, ActQuant] = {}
     hessians = None
     order = _CallOrder(layers) if sequential else None
@@ -318,8 +318,6 @@ def _run_to(model: nn.Module, batches: Iterable[Any], last: nn.Module | None) ->
     ``last=None`` runs whole forward passes (a layer called more than once per pass,
     like a recurrent cell, needs all its calls).
     """
-    if isinstance(batches, torch.Tensor | dict):
-        batches = [batches]
     handle = last.register_forward_hook(_stop) if last is not None else None
     training = model.training
     model.eval()
