@@ -17,6 +17,7 @@ of code ``k`` in a group is ``offset + scale * k``.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,18 +80,16 @@ def uniform_grid(
     """
     data = w2.detach().to("cpu", torch.float64).numpy()
     axis = None if per_tensor else 0
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():  # an all-zero row is a normal weight, not a mistake
-            warnings.simplefilter("ignore", qa.DegenerateDataWarning)
-            q = qa.Uniform(
-                bits=bits,
-                range=rule,
-                mode="mid-tread",
-                axis=axis,
-                group_size=None if per_tensor else group_size,
-            ).fit(data)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        # An all-zero row is a normal weight, not a mistake.
+        warnings.simplefilter("ignore", qa.DegenerateDataWarning)
+        q = qa.Uniform(
+            bits=bits,
+            range=rule,
+            mode="mid-tread",
+            axis=axis,
+            group_size=None if per_tensor else group_size,
+        ).fit(data)
     shape = (1, 1) if per_tensor else (w2.shape[0], -1)
     scale, offset = grid32(np.reshape(q.scale_, shape), np.reshape(q.offset_, shape))
     return scale.to(w2.device), offset.to(w2.device)
